@@ -1,0 +1,37 @@
+"""DCGAN on the embedded digits (Radford, Metz & Chintala 2016, arXiv:1511.06434).
+
+BatchNorm in both networks, LeakyReLU(0.2) discriminator, Adam(2e-4, 0.5), the
+non-saturating generator loss (Goodfellow et al. 2014, arXiv:1406.2661).
+
+  python launch.py --config experiments/dcgan.py
+"""
+
+from gans_jax.configs import base_config, optimizer_config
+
+
+def get_config():
+  config = base_config()
+
+  # Data
+  config.dataset.name = "digits"
+  config.dataset.resolution = 16
+
+  # Networks
+  config.model.arch = "dcgan"
+  config.model.z_dim = 64
+  config.model.g_width = 32
+  config.model.d_width = 32
+  config.model.d_norm = "batch"
+
+  # Objective
+  config.loss.name = "non_saturating"
+
+  # Optimizers
+  config.optimizer.g = optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+  config.optimizer.d = optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+
+  # Schedule
+  config.train.num_steps = 3000
+  config.train.batch_size = 64
+  config.train.n_critic = 1
+  return config

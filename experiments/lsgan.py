@@ -1,0 +1,35 @@
+"""Least-squares GAN on the embedded digits (Mao et al. 2017, arXiv:1611.04076).
+
+The a-b-c = 0-1-1 coding of the paper: D pushes real to 1 and fake to 0, G
+pushes fake to 1. DCGAN networks, Adam(2e-4, 0.5).
+
+  python launch.py --config experiments/lsgan.py
+"""
+
+from gans_jax.configs import base_config, optimizer_config
+
+
+def get_config():
+  config = base_config()
+
+  # Data
+  config.dataset.name = "digits"
+  config.dataset.resolution = 16
+
+  # Networks
+  config.model.arch = "dcgan"
+  config.model.g_width = 32
+  config.model.d_width = 32
+  config.model.d_norm = "batch"
+
+  # Objective
+  config.loss.name = "least_squares"
+
+  # Optimizers
+  config.optimizer.g = optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+  config.optimizer.d = optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+
+  # Schedule
+  config.train.num_steps = 3000
+  config.train.batch_size = 64
+  return config

@@ -1,0 +1,132 @@
+"""The shared config skeleton every experiment starts from, and its validation.
+
+Experiments (`experiments/*.py`) call `base_config()` and set what differs.
+`check_config` turns every mistake a user can make in a config into one
+`UserError` naming the field, before anything is built.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+from gans_jax.errors import UserError
+
+ARCHS = ("mlp", "dcgan")
+LOSS_NAMES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
+D_NORMS = ("batch", "layer", "none")
+D_ACTIVATIONS = ("leaky_relu", "relu", "maxout")
+OPTIMIZER_NAMES = ("adam", "rmsprop", "sgd")
+RESOLUTIONS = (8, 16, 32, 64)
+
+
+def optimizer_config(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999, decay=0.99):
+  return ml_collections.ConfigDict(dict(
+      name=name, learning_rate=learning_rate, b1=b1, b2=b2, decay=decay))
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults shared by all experiments: WGAN-GP-free DCGAN on digits."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  # Data
+  config.dataset = ml_collections.ConfigDict()
+  config.dataset.name = "digits"
+  config.dataset.data_dir = config_dict.placeholder(str)  # None: ~/tensorflow_datasets
+  config.dataset.resolution = 16
+  # Datasets up to this size (float32 bytes) live on the device and batches are
+  # drawn inside the compiled step; larger ones stream from the host.
+  config.dataset.max_resident_mb = 512
+
+  # Networks
+  config.model = ml_collections.ConfigDict()
+  config.model.arch = "dcgan"
+  config.model.z_dim = 64
+  config.model.g_width = 64           # dcgan: channels of the last generator stage
+  config.model.d_width = 64           # dcgan: channels of the first discriminator stage
+  config.model.d_norm = "batch"       # batch | layer | none
+  config.model.g_hidden = (256, 256)  # mlp
+  config.model.d_hidden = (256, 256)  # mlp
+  config.model.g_batch_norm = False   # mlp
+  config.model.d_activation = "leaky_relu"  # mlp: leaky_relu | relu | maxout
+  config.model.maxout_pieces = 5
+
+  # Objective
+  config.loss = ml_collections.ConfigDict()
+  config.loss.name = "non_saturating"
+  config.loss.gp_weight = 0.0         # WGAN-GP lambda
+  config.loss.gp_target = 1.0
+  config.loss.gp_one_sided = False
+  config.loss.clip = 0.0              # WGAN weight clipping c (0: off)
+  config.loss.real_label = 1.0        # 0.9: one-sided label smoothing (minimax family)
+  config.loss.feature_matching = 0.0  # weight of feature matching in the G loss
+  config.loss.adversarial_weight = 1.0  # weight of the adversarial G loss (0 + FM: pure FM)
+
+  # Optimizers
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.g = optimizer_config()
+  config.optimizer.d = optimizer_config()
+
+  # Schedule
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 2000
+  config.train.batch_size = 64
+  config.train.n_critic = 1
+
+  # Outputs
+  config.log_every = 50
+  config.sample_every = 500
+  config.checkpoint_every = 500
+  config.keep_checkpoints = 3
+  config.num_sample_images = 64      # fixed-z grid
+  config.num_sample_points = 2500    # fixed-z scatter for 2-D data
+  return config
+
+
+def _require(cond: bool, field: str, message: str) -> None:
+  if not cond:
+    raise UserError(f"{field}: {message}")
+
+
+def _one_of(config, field: str, allowed) -> None:
+  value = config
+  for part in field.split("."):
+    value = value[part]
+  _require(value in allowed, field, f"{value!r} is not one of {', '.join(allowed)}")
+
+
+def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
+  """Raises `UserError` naming the first bad field of `config`."""
+  for field in ("seed", "dataset", "model", "loss", "optimizer", "train"):
+    _require(field in config, field, "missing from the config")
+  _one_of(config, "model.arch", ARCHS)
+  _one_of(config, "loss.name", LOSS_NAMES)
+  _one_of(config, "model.d_norm", D_NORMS)
+  _one_of(config, "model.d_activation", D_ACTIVATIONS)
+  _one_of(config, "optimizer.g.name", OPTIMIZER_NAMES)
+  _one_of(config, "optimizer.d.name", OPTIMIZER_NAMES)
+  _require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
+           "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")
+  train = config.train
+  _require(train.n_critic >= 1, "train.n_critic", f"must be >= 1, got {train.n_critic}")
+  _require(train.num_steps >= 1, "train.num_steps", f"must be >= 1, got {train.num_steps}")
+  _require(train.batch_size >= 1, "train.batch_size", f"must be >= 1, got {train.batch_size}")
+  _require(train.batch_size % num_devices == 0, "train.batch_size",
+           f"{train.batch_size} is not divisible by the {num_devices} devices")
+  for field in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+    _require(config[field] >= 1, field, f"must be >= 1, got {config[field]}")
+  _require(config.model.z_dim >= 1, "model.z_dim", f"must be >= 1, got {config.model.z_dim}")
+  if config.model.arch == "dcgan":
+    _require(config.dataset.resolution in RESOLUTIONS, "dataset.resolution",
+             f"{config.dataset.resolution} is not one of {RESOLUTIONS} (dcgan)")
+  loss = config.loss
+  _require(loss.gp_weight >= 0, "loss.gp_weight", f"must be >= 0, got {loss.gp_weight}")
+  _require(loss.clip >= 0, "loss.clip", f"must be >= 0, got {loss.clip}")
+  _require(not (loss.gp_weight > 0 and config.model.d_norm == "batch"), "model.d_norm",
+           "'batch' couples examples, which breaks the per-example gradient penalty; "
+           "use 'layer' or 'none' with loss.gp_weight > 0")
+  _require(0 < loss.real_label <= 1, "loss.real_label",
+           f"must be in (0, 1], got {loss.real_label}")
+  _require(loss.real_label == 1 or loss.name in ("minimax", "non_saturating"),
+           "loss.real_label", f"label smoothing applies to the minimax family, not {loss.name!r}")
+  _require(loss.feature_matching >= 0, "loss.feature_matching",
+           f"must be >= 0, got {loss.feature_matching}")

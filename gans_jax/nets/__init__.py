@@ -1,0 +1,16 @@
+"""Flax linen generators and discriminators.
+
+Every discriminator returns ``(scores, features)``: scores of shape ``(B,)`` and
+the penultimate features ``(B, F)`` that feature matching (Salimans et al. 2016)
+needs.
+"""
+
+from gans_jax.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gans_jax.nets.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+]

@@ -1,0 +1,73 @@
+"""PNG outputs a person looks at: sample grids, 2-D scatter plots, metric curves."""
+
+import math
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:
+  """[N, H, W, C] images in [-1, 1] -> one [rows*(H+pad)+pad, cols*(W+pad)+pad, C] array in [0, 1]."""
+  images = np.clip((np.asarray(images, np.float32) + 1) / 2, 0, 1)
+  n, h, w, c = images.shape
+  ncols = ncols or int(math.ceil(math.sqrt(n)))
+  nrows = int(math.ceil(n / ncols))
+  grid = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), np.float32)
+  for i in range(n):
+    r, q = divmod(i, ncols)
+    grid[pad + r * (h + pad):pad + r * (h + pad) + h,
+         pad + q * (w + pad):pad + q * (w + pad) + w] = images[i]
+  return grid
+
+
+def _atomic_savefig(fig, path: str) -> None:
+  tmp = path + ".tmp.png"
+  fig.savefig(tmp, dpi=100, bbox_inches="tight")
+  plt.close(fig)
+  os.replace(tmp, path)
+
+
+def save_image_grid(images: np.ndarray, path: str, ncols: int | None = None,
+                    scale: int = 4) -> None:
+  """Writes a grid of [-1, 1] images as a PNG, each pixel `scale`×`scale`."""
+  grid = image_grid(images, ncols)
+  grid = np.repeat(np.repeat(grid, scale, 0), scale, 1)
+  if grid.shape[-1] == 1:
+    grid = grid[..., 0]
+  tmp = path + ".tmp.png"
+  plt.imsave(tmp, grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1)
+  os.replace(tmp, path)
+
+
+def save_scatter(points: np.ndarray, path: str, reference: np.ndarray | None = None,
+                 title: str | None = None) -> None:
+  """Scatter plot of 2-D samples (blue) over reference data (grey)."""
+  fig, ax = plt.subplots(figsize=(5, 5))
+  if reference is not None:
+    ax.scatter(reference[:, 0], reference[:, 1], s=2, c="0.7", label="data")
+  ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", alpha=0.6, label="generated")
+  ax.set_aspect("equal")
+  ax.legend(loc="upper right", markerscale=4)
+  if title:
+    ax.set_title(title)
+  _atomic_savefig(fig, path)
+
+
+def save_metric_plot(rows: list, path: str, keys=None) -> None:
+  """Curves of the logged scalar metrics against step (one panel per metric)."""
+  if not rows:
+    return
+  keys = keys or [k for k in rows[-1] if k not in ("step", "steps_per_s")]
+  fig, axes = plt.subplots(len(keys), 1, figsize=(7, 2.2 * len(keys)), sharex=True,
+                           squeeze=False)
+  steps = [r["step"] for r in rows]
+  for ax, key in zip(axes[:, 0], keys):
+    ax.plot(steps, [r.get(key, np.nan) for r in rows])
+    ax.set_ylabel(key)
+    ax.grid(alpha=0.3)
+  axes[-1, 0].set_xlabel("step")
+  _atomic_savefig(fig, path)

@@ -1,0 +1,60 @@
+"""The one entry point.
+
+  python launch.py --config experiments/wgan_gp.py [--workdir DIR] [--config.a.b=v]
+
+Mistakes a user can make (config, data, files) are printed on one line and exit
+with status 2; a diverged run exits 1; Ctrl-C saves a checkpoint and exits 130.
+Re-running the same command resumes from the workdir's latest checkpoint.
+"""
+
+import os
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to an experiment config (experiments/*.py).", lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Output directory (default: runs/<config file name>).")
+_MODE = flags.DEFINE_enum("mode", "train", ["train"], "What to do.")
+_PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
+
+
+def _fail(message: str, code: int = 2) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(code)
+
+
+def main(argv) -> None:
+  try:
+    flags.FLAGS(argv)
+  except flags.Error as e:  # unknown flag, bad override, unreadable config file
+    _fail(str(e).splitlines()[0] if str(e) else repr(e))
+  if not flags.FLAGS["config"].present:
+    _fail("--config is required, e.g. --config experiments/wgan_gp.py")
+  config = _CONFIG.value
+  config_path = flags.FLAGS["config"].config_filename
+  name = os.path.splitext(os.path.basename(config_path))[0]
+  workdir = _WORKDIR.value or os.path.join("runs", name)
+
+  # Imported after flag parsing so `--help` and flag errors stay fast.
+  from gans_jax.errors import UserError
+  from gans_jax.train import TrainingDiverged, train_and_evaluate
+
+  try:
+    if _MODE.value == "train":
+      state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
+      print(f"done: {int(state.step)} steps; outputs in {workdir}")
+  except UserError as e:
+    _fail(str(e))
+  except TrainingDiverged as e:
+    _fail(str(e), code=1)
+  except KeyboardInterrupt:
+    print(f"\ninterrupted: checkpoint saved in {workdir}/checkpoints; "
+          "re-run the same command to resume", file=sys.stderr)
+    sys.exit(130)
+
+
+if __name__ == "__main__":
+  main(sys.argv)
