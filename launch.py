@@ -27,13 +27,22 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def main(argv) -> None:
+  overrides = " ".join(a for a in argv if a.startswith("--config."))
   try:
     flags.FLAGS(argv)
-  except flags.Error as e:  # unknown flag, bad override, unreadable config file
+  except flags.Error as e:  # unknown flag, unparsable value
     _fail(str(e).splitlines()[0] if str(e) else repr(e))
+  except (AttributeError, KeyError) as e:  # `--config.a.b=v` naming a field the config lacks
+    _fail(f"unknown config field {e} in {overrides}; the config file lists its fields")
   if not flags.FLAGS["config"].present:
     _fail("--config is required, e.g. --config experiments/wgan_gp.py")
   config = _CONFIG.value
+  try:
+    config.to_dict()  # the file is loaded lazily: surface a missing or broken file here
+  except Exception as e:  # pylint: disable=broad-except
+    cause = e.__cause__ or e
+    _fail(f"--config {flags.FLAGS['config'].config_filename}: could not load it "
+          f"({type(cause).__name__}: {' '.join(str(cause).split())[-160:]})")
   config_path = flags.FLAGS["config"].config_filename
   name = os.path.splitext(os.path.basename(config_path))[0]
   workdir = _WORKDIR.value or os.path.join("runs", name)

@@ -21,6 +21,7 @@ def get_config():
 
   # Data
   config.dataset.name = "ring8"
+  config.dataset.resolution = None  # points, not images
 
   # Networks
   config.model.arch = "mlp"

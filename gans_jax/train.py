@@ -252,8 +252,9 @@ class Checkpointer:
   """Orbax CheckpointManager over `workdir/checkpoints` (atomic writes, keeps the last few)."""
 
   def __init__(self, directory: str, keep: int):
+    self.directory = os.path.abspath(directory)
     self.manager = ocp.CheckpointManager(
-        os.path.abspath(directory),
+        self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
 
   def latest_step(self):
@@ -325,6 +326,13 @@ class _GracefulInterrupt:
     if self._previous is not None:
       signal.signal(signal.SIGINT, self._previous)
     return False
+
+
+def _describe(ckpt: "Checkpointer") -> str:
+  step = ckpt.latest_step()
+  if step is None:
+    return "no checkpoint was written before it"
+  return f"the last good checkpoint, step {step}, is kept in {ckpt.directory}"
 
 
 def _read_metrics(path: str, upto_step: int) -> list:
@@ -402,7 +410,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     if not all_finite(s.g.params) or not all_finite(s.d.params):
       raise TrainingDiverged(
           f"non-finite parameters at step {int(s.step)}; kept the last good checkpoint "
-          f"(step {ckpt.latest_step()}) in {workdir}/checkpoints")
+          f"({_describe(ckpt)})")
     ckpt.save(s)
 
   num_steps = config.train.num_steps
@@ -425,8 +433,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
           bad = [k for k, v in metrics.items() if not np.isfinite(v)]
           if bad:
             raise TrainingDiverged(
-                f"non-finite {', '.join(bad)} at step {done}; stopped and kept the last good "
-                f"checkpoint (step {ckpt.latest_step()}) in {workdir}/checkpoints; "
+                f"non-finite {', '.join(bad)} at step {done}; stopped ({_describe(ckpt)}); "
                 f"try a lower optimizer.*.learning_rate")
           if done % config.log_every == 0 or last:
             now = time.perf_counter()
@@ -449,10 +456,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     # Ctrl-C only sets a flag (see _GracefulInterrupt), so `state` is the
     # complete result of the last step and its buffers were not donated.
     save_checkpoint(state)
-    ckpt.close()
     raise
   finally:
     if bar is not None:
       bar.close()
-  ckpt.close()
+    ckpt.close()  # waits for any asynchronous save to be committed
   return state

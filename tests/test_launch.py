@@ -1,0 +1,66 @@
+"""launch.py end to end, as a user runs it: outputs, resume, and one-line errors with status 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--config.train.num_steps=4", "--config.train.batch_size=8", "--config.log_every=2",
+        "--config.sample_every=2", "--config.checkpoint_every=2", "--config.dataset.resolution=8",
+        "--config.model.g_width=8", "--config.model.d_width=8", "--config.num_sample_images=4",
+        "--progress=false"]
+
+
+def launch(*args, env=None):
+  return subprocess.run([sys.executable, os.path.join(ROOT, "launch.py"), *args],
+                        capture_output=True, text=True, cwd=ROOT,
+                        env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_launch_trains_wgan_gp_and_resumes(data_dir, tmp_path):
+  workdir = str(tmp_path / "run")
+  common = ["--config", "experiments/wgan_gp.py", "--workdir", workdir,
+            f"--config.dataset.data_dir={data_dir}", *TINY]
+  first = launch(*common)
+  assert first.returncode == 0, first.stderr
+  assert "done: 4 steps" in first.stdout
+  rows = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in rows] == [2, 4] and "gp" in rows[0]
+  # Asking for more steps continues from the step-4 checkpoint.
+  second = launch(*common, "--config.train.num_steps=6")
+  assert second.returncode == 0, second.stderr
+  rows = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in rows] == [2, 4, 6]
+  assert {"4", "6"} <= set(os.listdir(os.path.join(workdir, "checkpoints")))
+
+
+@pytest.mark.parametrize("override,field", [
+    ("--config.loss.name=wasserstain", "loss.name"),
+    ("--config.model.arch=resnet", "model.arch"),
+    ("--config.train.n_critic=0", "train.n_critic"),
+    ("--config.dataset.name=no_such_dataset", "dataset.name"),
+    ("--config.train.no_such_field=3", "no_such_field"),
+])
+def test_bad_config_is_one_line_naming_the_field_and_exit_2(override, field, data_dir, tmp_path):
+  result = launch("--config", "experiments/wgan_gp.py", "--workdir", str(tmp_path),
+                  f"--config.dataset.data_dir={data_dir}", override, *TINY)
+  assert result.returncode == 2, result.stderr
+  lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1 and field in lines[0], result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_batch_not_divisible_by_devices_is_exit_2(data_dir, tmp_path):
+  result = launch("--config", "experiments/wgan_gp.py", "--workdir", str(tmp_path),
+                  f"--config.dataset.data_dir={data_dir}", *TINY, "--config.train.batch_size=6",
+                  env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+  assert result.returncode == 2
+  assert "train.batch_size" in result.stderr and "divisible" in result.stderr
+
+
+def test_missing_config_file_is_exit_2(tmp_path):
+  result = launch("--config", "experiments/nope.py", "--workdir", str(tmp_path))
+  assert result.returncode == 2 and "Traceback" not in result.stderr

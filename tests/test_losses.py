@@ -1,0 +1,580 @@
+"""Tests for gans_jax.losses.
+
+Every expected value is computed here, independently of the code under test:
+with float64 NumPy/SciPy formulas written in the test, or as hand-computed
+constants whose derivation is in a comment.
+"""
+
+import functools
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import chex
+import hypothesis
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+import jax
+import jax.numpy as jnp
+from jax import test_util as jtu
+import numpy as np
+from scipy import integrate
+from scipy import special
+from scipy import stats
+from scipy.spatial import distance
+
+from gans_jax import losses
+
+# (name, real shape, fake shape): a per-example score, a PatchGAN map, and a
+# PatchGAN map with a different number of fake examples (the two means are
+# taken separately, so the batch sizes need not agree).
+_SHAPES = (
+    ("per_example", (6,), (6,)),
+    ("patchgan", (3, 4, 4, 1), (3, 4, 4, 1)),
+    ("patchgan_unequal_batches", (2, 4, 4, 1), (5, 4, 4, 1)),
+)
+
+
+def _normal(shape, seed, scale=2.0):
+  return (scale * np.random.default_rng(seed).normal(size=shape)).astype(
+      np.float32)
+
+
+# Independent float64 references, written with the textbook (not the stable)
+# formulas: the test inputs are moderate, so sigmoid never rounds to 0 or 1.
+def _np_log_d(x):
+  return np.log(special.expit(np.float64(x)))
+
+
+def _np_log_one_minus_d(x):
+  return np.log(1.0 - special.expit(np.float64(x)))
+
+
+def _np_minimax_d(real, fake, real_label=1.0):
+  real_term = -(real_label * _np_log_d(real)
+                + (1.0 - real_label) * _np_log_one_minus_d(real))
+  return np.mean(real_term) + np.mean(-_np_log_one_minus_d(fake))
+
+
+_NP_REFERENCES = {
+    "minimax_discriminator_loss": _np_minimax_d,
+    "minimax_generator_loss": lambda f: np.mean(_np_log_one_minus_d(f)),
+    "non_saturating_generator_loss": lambda f: -np.mean(_np_log_d(f)),
+    "wasserstein_discriminator_loss":
+        lambda r, f: np.mean(np.float64(f)) - np.mean(np.float64(r)),
+    "wasserstein_generator_loss": lambda f: -np.mean(np.float64(f)),
+    "hinge_discriminator_loss":
+        lambda r, f: (np.mean(np.maximum(0.0, 1.0 - np.float64(r)))
+                      + np.mean(np.maximum(0.0, 1.0 + np.float64(f)))),
+    "hinge_generator_loss": lambda f: -np.mean(np.float64(f)),
+    "least_squares_discriminator_loss":
+        lambda r, f: (0.5 * np.mean((np.float64(r) - 1.0)**2)
+                      + 0.5 * np.mean(np.float64(f)**2)),
+    "least_squares_generator_loss":
+        lambda f: 0.5 * np.mean((np.float64(f) - 1.0)**2),
+}
+_DISCRIMINATOR_LOSSES = tuple(n for n in _NP_REFERENCES if "discriminator" in n)
+_GENERATOR_LOSSES = tuple(n for n in _NP_REFERENCES if "generator" in n)
+
+
+class PublicApiTest(absltest.TestCase):
+
+  def test_all_lists_exactly_the_public_functions(self):
+    self.assertCountEqual(
+        losses.__all__,
+        list(_NP_REFERENCES) + ["gradient_penalty", "feature_matching_loss"])
+    for name in losses.__all__:
+      self.assertTrue(callable(getattr(losses, name)), name)
+
+  def test_hyperparameters_are_keyword_only(self):
+    with self.assertRaises(TypeError):
+      losses.minimax_discriminator_loss(jnp.zeros(2), jnp.zeros(2), 0.9)  # pytype: disable=wrong-arg-count
+    with self.assertRaises(TypeError):
+      losses.gradient_penalty(jnp.sum, jnp.zeros((2, 3)), jnp.zeros((2, 3)),
+                              jax.random.key(0), 1.0)  # pytype: disable=wrong-arg-count
+
+
+class LossValuesTest(chex.TestCase):
+  """Every adversarial loss against its NumPy formula, on (B,) and PatchGAN."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.product(name=_DISCRIMINATOR_LOSSES, shapes=_SHAPES)
+  def test_discriminator_loss_matches_numpy_formula(self, name, shapes):
+    _, real_shape, fake_shape = shapes
+    real, fake = _normal(real_shape, 0), _normal(fake_shape, 1)
+    loss = self.variant(getattr(losses, name))(real, fake)
+    chex.assert_shape(loss, ())
+    chex.assert_type(loss, jnp.float32)
+    np.testing.assert_allclose(
+        loss, _NP_REFERENCES[name](real, fake), rtol=1e-5, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.product(name=_GENERATOR_LOSSES, shapes=_SHAPES[:2])
+  def test_generator_loss_matches_numpy_formula(self, name, shapes):
+    _, shape, _ = shapes
+    fake = _normal(shape, 2)
+    loss = self.variant(getattr(losses, name))(fake)
+    chex.assert_shape(loss, ())
+    chex.assert_type(loss, jnp.float32)
+    np.testing.assert_allclose(
+        loss, _NP_REFERENCES[name](fake), rtol=1e-5, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(*_SHAPES)
+  def test_one_sided_label_smoothing_matches_numpy_formula(
+      self, real_shape, fake_shape):
+    real, fake = _normal(real_shape, 3), _normal(fake_shape, 4)
+    loss_fn = functools.partial(losses.minimax_discriminator_loss,
+                                real_label=0.9)
+    np.testing.assert_allclose(
+        self.variant(loss_fn)(real, fake),
+        _np_minimax_d(real, fake, real_label=0.9), rtol=1e-5, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_uninformed_discriminator_costs_two_log_two(self):
+    # Logit 0 means D = 1/2 everywhere: -log(1/2) - log(1 - 1/2) = 2 log 2.
+    loss = self.variant(losses.minimax_discriminator_loss)(
+        jnp.zeros((3, 4, 4, 1)), jnp.zeros((3, 4, 4, 1)))
+    np.testing.assert_allclose(loss, 2.0 * np.log(2.0), rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_hand_computed_hinge_least_squares_and_wasserstein_values(self):
+    real = jnp.array([2.0, 0.5, -1.0])
+    fake = jnp.array([-2.0, 0.0])
+    # hinge: relu(1 - real) = [0, .5, 2] -> 5/6; relu(1 + fake) = [0, 1] -> 1/2.
+    np.testing.assert_allclose(
+        self.variant(losses.hinge_discriminator_loss)(real, fake),
+        5.0 / 6.0 + 0.5, rtol=1e-6)
+    # lsgan: (real - 1)^2 = [1, .25, 4] -> 5.25/3 = 1.75; fake^2 = [4, 0] -> 2.
+    np.testing.assert_allclose(
+        self.variant(losses.least_squares_discriminator_loss)(real, fake),
+        0.5 * 1.75 + 0.5 * 2.0, rtol=1e-6)
+    # (fake - 1)^2 = [9, 1] -> 5.
+    np.testing.assert_allclose(
+        self.variant(losses.least_squares_generator_loss)(fake), 2.5,
+        rtol=1e-6)
+    # mean(fake) - mean(real) = -1 - 0.5.
+    np.testing.assert_allclose(
+        self.variant(losses.wasserstein_discriminator_loss)(real, fake), -1.5,
+        rtol=1e-6)
+    np.testing.assert_allclose(
+        self.variant(losses.wasserstein_generator_loss)(fake), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        self.variant(losses.hinge_generator_loss)(fake), 1.0, rtol=1e-6)
+
+
+class OutputContractTest(chex.TestCase):
+  """Scalar out, in the dtype of the inputs."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.product(
+      name=tuple(_NP_REFERENCES) + ("feature_matching_loss",),
+      dtype=(jnp.float32, jnp.bfloat16))
+  def test_loss_is_a_scalar_of_the_input_dtype(self, name, dtype):
+    real = jnp.asarray(_normal((3, 4, 4, 1), 5), dtype)
+    fake = jnp.asarray(_normal((3, 4, 4, 1), 6), dtype)
+    fn = self.variant(getattr(losses, name))
+    if name in _GENERATOR_LOSSES:
+      loss = fn(fake)
+      expected = _NP_REFERENCES[name](np.asarray(fake, np.float64))
+    elif name == "feature_matching_loss":
+      loss = fn(real, fake)
+      expected = np.sum((np.asarray(real, np.float64).mean(0)
+                         - np.asarray(fake, np.float64).mean(0))**2)
+    else:
+      loss = fn(real, fake)
+      expected = _NP_REFERENCES[name](np.asarray(real, np.float64),
+                                      np.asarray(fake, np.float64))
+    chex.assert_shape(loss, ())
+    chex.assert_type(loss, dtype)
+    # bfloat16 keeps 8 significant bits: the only error is rounding the result.
+    rtol = 1e-5 if dtype == jnp.float32 else 1e-2
+    np.testing.assert_allclose(
+        np.float64(loss), expected, rtol=rtol, atol=rtol)
+
+  def test_integer_inputs_are_rejected(self):
+    with self.assertRaises(AssertionError):
+      losses.hinge_discriminator_loss(jnp.ones(3, jnp.int32), jnp.ones(3))
+
+
+class ExtremeLogitsTest(chex.TestCase):
+  """The BCE family in log_sigmoid form stays finite where sigmoid saturates."""
+
+  # Expected values: log_sigmoid(x) = -softplus(-x), so log_sigmoid(1e9) = 0
+  # and log_sigmoid(-1e9) = -1e9.
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      # Perfect discriminator: -log_sigmoid(1e9) - log_sigmoid(1e9) = 0.
+      ("d_perfect", "minimax_discriminator_loss", (1e9, -1e9), {}, 0.0),
+      # Fully fooled: -log_sigmoid(-1e9) - log_sigmoid(-1e9) = 2e9.
+      ("d_fooled", "minimax_discriminator_loss", (-1e9, 1e9), {}, 2e9),
+      # Smoothed, perfect: -(0.9 * 0 + 0.1 * log_sigmoid(-1e9)) = 1e8.
+      ("d_smoothed", "minimax_discriminator_loss", (1e9, -1e9),
+       {"real_label": 0.9}, 1e8),
+      ("g_minimax_rejected", "minimax_generator_loss", (-1e9,), {}, 0.0),
+      ("g_minimax_accepted", "minimax_generator_loss", (1e9,), {}, -1e9),
+      ("g_non_saturating_rejected", "non_saturating_generator_loss", (-1e9,),
+       {}, 1e9),
+      ("g_non_saturating_accepted", "non_saturating_generator_loss", (1e9,),
+       {}, 0.0),
+  )
+  def test_extreme_logits_give_finite_exact_losses(self, name, values, kwargs,
+                                                   expected):
+    args = [jnp.full((2, 4, 4, 1), v, jnp.float32) for v in values]
+    fn = self.variant(functools.partial(getattr(losses, name), **kwargs))
+    loss = fn(*args)
+    chex.assert_tree_all_finite(loss)
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    grads = jax.grad(lambda *a: fn(*a), argnums=tuple(range(len(args))))(*args)
+    chex.assert_tree_all_finite(grads)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_saturated_minimax_generator_gradient_vanishes_and_non_saturating_does_not(
+      self):
+    # d/dx log_sigmoid(-x) = -sigmoid(x) -> 0 as x -> -inf (saturates), while
+    # d/dx -log_sigmoid(x) = -sigmoid(-x) -> -1: Goodfellow et al.'s argument.
+    fake = jnp.full((4,), -1e9)
+    minimax_grad = jax.grad(self.variant(losses.minimax_generator_loss))(fake)
+    non_sat_grad = jax.grad(
+        self.variant(losses.non_saturating_generator_loss))(fake)
+    np.testing.assert_allclose(minimax_grad, np.zeros(4), atol=1e-30)
+    np.testing.assert_allclose(non_sat_grad, np.full(4, -1.0 / 4), rtol=1e-6)
+
+
+class GradientCheckTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(
+      *[(n, {}) for n in _DISCRIMINATOR_LOSSES],
+      ("minimax_discriminator_loss", {"real_label": 0.9}),
+  )
+  def test_discriminator_loss_gradients_match_finite_differences(
+      self, name, kwargs):
+    # Offsets keep hinge and relu kinks away from the finite-difference probes.
+    real = jnp.array([[0.3, 1.7], [-0.6, 2.4]], jnp.float32)
+    fake = jnp.array([[-1.6, 0.2], [0.7, -0.4], [1.3, -2.2]], jnp.float32)
+    fn = self.variant(functools.partial(getattr(losses, name), **kwargs))
+    jtu.check_grads(fn, (real, fake), order=1, modes=["rev"])
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(*_GENERATOR_LOSSES)
+  def test_generator_loss_gradients_match_finite_differences(self, name):
+    fake = jnp.array([[-1.6, 0.2], [0.7, -0.4], [1.3, -2.2]], jnp.float32)
+    jtu.check_grads(self.variant(getattr(losses, name)), (fake,), order=1,
+                    modes=["rev"])
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_feature_matching_gradients_match_finite_differences(self):
+    real, fake = _normal((4, 3), 7, 1.0), _normal((5, 3), 8, 1.0)
+    jtu.check_grads(self.variant(losses.feature_matching_loss), (real, fake),
+                    order=1, modes=["rev"])
+
+
+class FeatureMatchingTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      ("vector_features", (8, 16), (5, 16)),
+      ("conv_features", (4, 4, 4, 8), (6, 4, 4, 8)),
+      ("scalar_features", (7,), (3,)),
+  )
+  def test_feature_matching_matches_numpy(self, real_shape, fake_shape):
+    real, fake = _normal(real_shape, 9), _normal(fake_shape, 10)
+    diff = np.float64(real).mean(axis=0) - np.float64(fake).mean(axis=0)
+    loss = self.variant(losses.feature_matching_loss)(real, fake)
+    chex.assert_shape(loss, ())
+    np.testing.assert_allclose(loss, np.sum(diff**2), rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_feature_matching_is_zero_for_equal_means(self):
+    # Batches differ but both feature means are [1, -2] (hand-chosen).
+    real = jnp.array([[0.0, -2.0], [2.0, -2.0]])
+    fake = jnp.array([[1.0, -1.0], [1.0, -3.0], [1.0, -2.0]])
+    np.testing.assert_allclose(
+        self.variant(losses.feature_matching_loss)(real, fake), 0.0,
+        atol=1e-7)
+
+  def test_mismatched_feature_shapes_are_rejected(self):
+    with self.assertRaises(AssertionError):
+      losses.feature_matching_loss(jnp.ones((4, 3)), jnp.ones((4, 2)))
+
+
+def _linear_critic(w, b=0.3):
+  """f(x_i) = sum(w * x_i) + b: its input gradient is w for every example."""
+  def critic(x):
+    return jnp.sum(x * w, axis=tuple(range(1, x.ndim))) + b
+  return critic
+
+
+class GradientPenaltyTest(chex.TestCase):
+
+  def _images(self, shape=(5, 4, 4, 3)):
+    return _normal(shape, 11, 1.0), _normal(shape, 12, 1.0)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.product(
+      target=(1.0, 0.5, 2.0),
+      shape=((5, 4, 4, 3), (6, 10)),
+      score_rank=(1, 2))
+  def test_linear_critic_penalty_is_squared_gap_of_weight_norm(
+      self, target, shape, score_rank):
+    real, fake = self._images(shape)
+    w = _normal(shape[1:], 13, 0.4)
+    critic = _linear_critic(w)
+    if score_rank == 2:  # Scores of shape (B, 1) are summed the same way.
+      critic = lambda x, c=critic: c(x)[:, None]
+    penalty_fn = functools.partial(losses.gradient_penalty, critic,
+                                   target=target)
+    penalty = self.variant(penalty_fn)(real, fake, jax.random.key(0))
+    chex.assert_shape(penalty, ())
+    chex.assert_type(penalty, jnp.float32)
+    # Every interpolate has gradient w, whatever epsilon was drawn.
+    expected = (np.linalg.norm(np.float64(w)) - target)**2
+    np.testing.assert_allclose(penalty, expected, rtol=1e-5, atol=1e-7)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      # ||w|| = 0.5 < 1: one-sided ignores it, two-sided charges (0.5 - 1)^2.
+      ("below_target", 0.5, 0.0, 0.25),
+      # ||w|| = 3 > 1: both charge (3 - 1)^2 = 4.
+      ("above_target", 3.0, 4.0, 4.0),
+  )
+  def test_one_sided_penalty_charges_only_norms_above_target(
+      self, w_norm, one_sided_expected, two_sided_expected):
+    real, fake = self._images()
+    w = np.ones((4, 4, 3), np.float32)
+    w *= w_norm / np.linalg.norm(w)
+    critic = _linear_critic(jnp.asarray(w))
+    key = jax.random.key(1)
+    for one_sided, expected in ((True, one_sided_expected),
+                                (False, two_sided_expected)):
+      penalty_fn = functools.partial(losses.gradient_penalty, critic,
+                                     one_sided=one_sided)
+      np.testing.assert_allclose(
+          self.variant(penalty_fn)(real, fake, key), expected, rtol=1e-5,
+          atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_penalty_averages_per_example_gradient_norms(self):
+    # f(x_i) = sum(x_i^2) has gradient 2 x_i. With real == fake, the
+    # interpolate is real_i whatever epsilon is, so the penalty is
+    # mean_i (2 ||real_i|| - 1)^2 -- not (||whole batch gradient|| - 1)^2.
+    real = _normal((6, 3, 3, 2), 14, 0.3)
+    critic = lambda x: jnp.sum(jnp.square(x), axis=(1, 2, 3))
+    penalty = self.variant(functools.partial(losses.gradient_penalty, critic))(
+        real, real, jax.random.key(2))
+    norms = 2.0 * np.linalg.norm(np.float64(real).reshape(6, -1), axis=1)
+    np.testing.assert_allclose(penalty, np.mean((norms - 1.0)**2), rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_epsilon_is_one_uniform_draw_per_example(self):
+    # Recover the interpolates without reproducing the random draw: with
+    # f(x_i) = 1/2 ||x_i - theta_i||^2 and target 0 the penalty is
+    # mean_i ||x_hat_i - theta_i||^2, whose gradient at theta = 0 is
+    # -(2 / B) x_hat. Then eps_i = (x_hat_i - fake_i) / (real_i - fake_i)
+    # must be one number per example, in [0, 1], and differ across examples.
+    batch = 16
+    fake = _normal((batch, 3, 3, 2), 15, 1.0)
+    real = fake + np.random.default_rng(16).uniform(
+        0.5, 1.5, fake.shape).astype(np.float32)
+
+    def penalty(theta, key):
+      critic = lambda x: 0.5 * jnp.sum(jnp.square(x - theta), axis=(1, 2, 3))
+      return losses.gradient_penalty(critic, real, fake, key, target=0.0)
+
+    grad_fn = self.variant(jax.grad(penalty))
+    theta = jnp.zeros_like(real)
+    x_hat = -0.5 * batch * np.asarray(grad_fn(theta, jax.random.key(3)))
+    eps = ((x_hat - fake) / (real - fake)).reshape(batch, -1)
+    np.testing.assert_allclose(eps, eps[:, :1] * np.ones_like(eps), atol=1e-5)
+    self.assertTrue(np.all((eps >= -1e-6) & (eps <= 1.0 + 1e-6)))
+    self.assertGreater(np.std(eps[:, 0]), 0.1)  # U[0,1] has std 0.29.
+    # The same key gives the same draw; another key another.
+    x_hat_again = -0.5 * batch * np.asarray(grad_fn(theta, jax.random.key(3)))
+    x_hat_other = -0.5 * batch * np.asarray(grad_fn(theta, jax.random.key(4)))
+    np.testing.assert_array_equal(x_hat, x_hat_again)
+    self.assertGreater(np.max(np.abs(x_hat - x_hat_other)), 1e-2)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(1.0, 0.5)
+  def test_penalty_gradient_wrt_closed_over_weights_is_closed_form(
+      self, target):
+    # P(w) = (||w|| - t)^2  =>  dP/dw = 2 (||w|| - t) w / ||w||.
+    real, fake = self._images()
+    w = _normal((4, 4, 3), 17, 0.4)
+
+    def penalty(w):
+      return losses.gradient_penalty(_linear_critic(w), real, fake,
+                                     jax.random.key(5), target=target)
+
+    grad = self.variant(jax.grad(penalty))(jnp.asarray(w))
+    w64 = np.float64(w)
+    norm = np.linalg.norm(w64)
+    np.testing.assert_allclose(grad, 2.0 * (norm - target) * w64 / norm,
+                               rtol=1e-4, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_zero_critic_gradient_gives_target_squared_and_finite_gradient(self):
+    # w = 0: ||grad|| = 0, so the penalty is (0 - 1)^2 = 1. The naive
+    # sqrt(sum(g^2)) would back-propagate 0 * inf = NaN into w.
+    real, fake = self._images()
+
+    def penalty(w):
+      return losses.gradient_penalty(_linear_critic(w), real, fake,
+                                     jax.random.key(6))
+
+    value, grad = self.variant(jax.value_and_grad(penalty))(
+        jnp.zeros((4, 4, 3)))
+    np.testing.assert_allclose(value, 1.0, rtol=1e-6)
+    chex.assert_tree_all_finite(grad)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_bfloat16_inputs_give_bfloat16_penalty(self):
+    real, fake = self._images()
+    w = jnp.full((4, 4, 3), 0.25, jnp.bfloat16)  # ||w|| = 0.25 * sqrt(48).
+    penalty = self.variant(
+        functools.partial(losses.gradient_penalty, _linear_critic(w)))(
+            real.astype(jnp.bfloat16), fake.astype(jnp.bfloat16),
+            jax.random.key(7))
+    chex.assert_shape(penalty, ())
+    chex.assert_type(penalty, jnp.bfloat16)
+    np.testing.assert_allclose(
+        np.float64(penalty), (0.25 * np.sqrt(48.0) - 1.0)**2, rtol=1e-2)
+
+
+class GoodfellowTheoryTest(chex.TestCase):
+  """Goodfellow et al. (2014), Prop. 1 and Thm. 1, checked by quadrature.
+
+  Data p = N(0, 1), generator q = N(1, 1.5^2). Expectations are computed with
+  the midpoint rule in quantile space: E_p[g] ~ mean_k g(F_p^{-1}((k + 1/2)/N)).
+  This is deterministic and lets the mean-based loss compute the expectations
+  itself: -minimax_discriminator_loss(logits(x_p), logits(x_q)) = V(D). With
+  N = 2^16 the quadrature error on V is about 6e-6.
+  """
+
+  N = 2**16
+  P = stats.norm(0.0, 1.0)
+  Q = stats.norm(1.0, 1.5)
+
+  def setUp(self):
+    super().setUp()
+    u = (np.arange(self.N) + 0.5) / self.N
+    self.x_p = self.P.ppf(u)
+    self.x_q = self.Q.ppf(u)
+    self.value = jax.jit(
+        lambda r, f: -losses.minimax_discriminator_loss(r, f))
+
+  def _optimal_logit(self, x):
+    # D* = p / (p + q), so logit(D*) = log D* - log(1 - D*) = log p - log q.
+    return self.P.logpdf(x) - self.Q.logpdf(x)
+
+  def _v(self, logit_fn):
+    return float(self.value(np.float32(logit_fn(self.x_p)),
+                            np.float32(logit_fn(self.x_q))))
+
+  def _jsd(self):
+    """JSD(p || q) in nats by adaptive quadrature of the KL integrands."""
+    def kl_integrand(dist):
+      def integrand(x):
+        log_m = np.logaddexp(self.P.logpdf(x), self.Q.logpdf(x)) - np.log(2.0)
+        return np.exp(dist.logpdf(x)) * (dist.logpdf(x) - log_m)
+      return integrand
+    kl_pm = integrate.quad(kl_integrand(self.P), -np.inf, np.inf,
+                           epsabs=1e-12)[0]
+    kl_qm = integrate.quad(kl_integrand(self.Q), -np.inf, np.inf,
+                           epsabs=1e-12)[0]
+    return 0.5 * kl_pm + 0.5 * kl_qm
+
+  def test_optimal_discriminator_maximises_value_function(self):
+    v_star = self._v(self._optimal_logit)
+    directions = {
+        "constant": lambda x: np.ones_like(x),
+        "linear": lambda x: x,
+        "tanh": np.tanh,
+        "cosine": lambda x: np.cos(2.0 * x),
+        "quadratic": lambda x: -0.1 * x**2,
+    }
+    for name, h in directions.items():
+      for delta in (-0.3, 0.3):
+        v = self._v(lambda x, h=h, d=delta: self._optimal_logit(x) + d * h(x))
+        # Second-order decrease ~ delta^2 E[D*(1 - D*) h^2] >> 1e-4.
+        self.assertLess(v, v_star - 1e-4, f"{name}, delta={delta}")
+
+  def test_value_at_optimum_is_minus_log_four_plus_two_jsd(self):
+    jsd = self._jsd()
+    # Cross-check the integral against SciPy's own JSD on a fine grid.
+    grid = np.linspace(-15.0, 17.0, 200_001)
+    grid_jsd = distance.jensenshannon(self.P.pdf(grid), self.Q.pdf(grid),
+                                      base=np.e)**2
+    np.testing.assert_allclose(grid_jsd, jsd, atol=1e-7)
+    np.testing.assert_allclose(
+        self._v(self._optimal_logit), -np.log(4.0) + 2.0 * jsd, atol=1e-4)
+
+  def test_value_is_minus_log_four_when_generator_matches_data(self):
+    # q = p gives D* = 1/2 (logit 0) and JSD = 0: V = 2 log(1/2) = -log 4.
+    self.assertAlmostEqual(self._v(np.zeros_like), -np.log(4.0), places=6)
+
+  def test_minimising_the_loss_recovers_the_log_density_ratio(self):
+    # log p - log q is quadratic for Gaussians, so D = sigmoid(a x^2 + b x + c)
+    # contains D*. Expanding -x^2/2 + (x - 1)^2 / (2 * 1.5^2) + log 1.5:
+    # a = -1/2 + 1/4.5, b = -2/4.5, c = 1/4.5 + log 1.5.
+    expected = np.array([-0.5 + 1 / 4.5, -2 / 4.5, 1 / 4.5 + np.log(1.5)])
+    feats_p = jnp.asarray(np.stack([self.x_p**2, self.x_p, 1 + 0 * self.x_p],
+                                   -1), jnp.float32)
+    feats_q = jnp.asarray(np.stack([self.x_q**2, self.x_q, 1 + 0 * self.x_q],
+                                   -1), jnp.float32)
+
+    def loss(theta):
+      return losses.minimax_discriminator_loss(feats_p @ theta,
+                                               feats_q @ theta)
+
+    @jax.jit
+    def newton_step(theta):
+      # The loss is convex in theta (BCE is convex in logits, linear in theta).
+      return theta - jnp.linalg.solve(jax.hessian(loss)(theta),
+                                      jax.grad(loss)(theta))
+
+    theta = jnp.zeros(3)
+    for _ in range(12):
+      theta = newton_step(theta)
+    np.testing.assert_allclose(theta, expected, atol=2e-3)
+
+
+_moderate_floats = st.floats(-100.0, 100.0, width=32)
+_score_arrays = hnp.arrays(np.float32, (2, 3, 3, 1), elements=_moderate_floats)
+_property_settings = hypothesis.settings(max_examples=25, deadline=None)
+_jit_wasserstein_d = jax.jit(losses.wasserstein_discriminator_loss)
+_jit_hinge_d = jax.jit(losses.hinge_discriminator_loss)
+_jit_least_squares_d = jax.jit(losses.least_squares_discriminator_loss)
+_jit_minimax_d = jax.jit(losses.minimax_discriminator_loss)
+_jit_minimax_g = jax.jit(losses.minimax_generator_loss)
+_jit_non_saturating_g = jax.jit(losses.non_saturating_generator_loss)
+
+
+class PropertyTest(absltest.TestCase):
+
+  @_property_settings
+  @hypothesis.given(real=_score_arrays, fake=_score_arrays)
+  def test_swapping_real_and_fake_negates_wasserstein_critic_loss(
+      self, real, fake):
+    np.testing.assert_allclose(_jit_wasserstein_d(real, fake),
+                               -_jit_wasserstein_d(fake, real), atol=1e-4)
+
+  @_property_settings
+  @hypothesis.given(real=_score_arrays, fake=_score_arrays)
+  def test_hinge_least_squares_and_bce_discriminator_losses_are_nonnegative(
+      self, real, fake):
+    self.assertGreaterEqual(float(_jit_hinge_d(real, fake)), 0.0)
+    self.assertGreaterEqual(float(_jit_least_squares_d(real, fake)), 0.0)
+    self.assertGreaterEqual(float(_jit_minimax_d(real, fake)), 0.0)
+
+  @_property_settings
+  @hypothesis.given(fake=_score_arrays)
+  def test_non_saturating_loss_is_minus_minimax_loss_of_negated_logits(
+      self, fake):
+    # -mean log sigmoid(x) = -mean log(1 - sigmoid(-x)).
+    np.testing.assert_allclose(_jit_non_saturating_g(fake),
+                               -_jit_minimax_g(-fake), rtol=1e-6, atol=1e-6)
+
+
+if __name__ == "__main__":
+  absltest.main()
