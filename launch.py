@@ -52,7 +52,15 @@ def main(argv) -> None:
   from gans_jax.train import TrainingDiverged, train_and_evaluate
 
   try:
-    if _MODE.value == "train":
+    task = config.get("task", "gan")
+    if task == "classifier":
+      if _MODE.value != "train":
+        raise UserError(f"--mode={_MODE.value}: a classifier config only trains")
+      from gans_jax.classifier import train_classifier
+      meta = train_classifier(config, workdir, progress=_PROGRESS.value)
+      print(f"done: test accuracy {meta['test_accuracy']:.4f} "
+            f"(train {meta['train_accuracy']:.4f}); saved in {workdir}")
+    elif _MODE.value == "train":
       state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
       print(f"done: {int(state.step)} steps; outputs in {workdir}")
   except UserError as e:
