@@ -16,12 +16,14 @@ from gans_jax.configs import base_config, check_config, optimizer_config
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
 
-EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
-    os.path.join(os.path.dirname(__file__), "..", "experiments", "*.py")))
-
-
 def experiment(name: str):
   return importlib.import_module(f"experiments.{name}").get_config()
+
+
+EXPERIMENTS = sorted(
+    name for name in (os.path.basename(p)[:-3] for p in glob.glob(
+        os.path.join(os.path.dirname(__file__), "..", "experiments", "*.py")))
+    if experiment(name).get("task", "gan") == "gan")
 
 
 def shrink(config, data_dir, num_steps=4):
