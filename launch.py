@@ -17,7 +17,8 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to an experiment config (experiments/*.py).", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory (default: runs/<config file name>).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train"], "What to do.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
+                          "train, or eval: score the latest checkpoint (writes eval.json).")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
 
 
@@ -63,6 +64,10 @@ def main(argv) -> None:
     elif _MODE.value == "train":
       state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
       print(f"done: {int(state.step)} steps; outputs in {workdir}")
+    elif _MODE.value == "eval":
+      from gans_jax.evaluate import evaluate
+      evaluate(config, workdir)
+      print(f"wrote {workdir}/eval.json")
   except UserError as e:
     _fail(str(e))
   except TrainingDiverged as e:

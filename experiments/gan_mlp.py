@@ -46,4 +46,5 @@ def get_config():
   config.log_every = 100
   config.sample_every = 1000
   config.checkpoint_every = 1000
+  config.eval.num_samples = 2500  # PacGAN scores 2,500 samples
   return config

@@ -79,6 +79,21 @@ def base_config() -> ml_collections.ConfigDict:
   config.keep_checkpoints = 3
   config.num_sample_images = 64      # fixed-z grid
   config.num_sample_points = 2500    # fixed-z scatter for 2-D data
+
+  # Evaluation (--mode=eval, and every eval_every training steps when > 0)
+  config.eval_every = 0
+  config.eval = ml_collections.ConfigDict()
+  config.eval.classifier_dir = config_dict.placeholder(str)  # None: runs/classifier_<dataset>
+  config.eval.num_samples = 5000      # generated samples scored by --mode=eval
+  config.eval.num_samples_train = 1000  # ... and by the in-training evaluation
+  config.eval.batch_size = 500
+  config.eval.truncation = config_dict.placeholder(float)  # psi; None: untruncated prior
+  config.eval.truncation_sweep = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # --mode=eval P/R curve
+  config.eval.pr_k = 3                # k of precision/recall (Kynkaanniemi et al. 2019)
+  config.eval.dc_k = 5                # k of density/coverage (Naeem et al. 2020)
+  config.eval.kid_subset_size = 1000
+  config.eval.kid_subsets = 100
+  config.eval.is_splits = 10
   return config
 
 
@@ -128,5 +143,10 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
            f"must be in (0, 1], got {loss.real_label}")
   _require(loss.real_label == 1 or loss.name in ("minimax", "non_saturating"),
            "loss.real_label", f"label smoothing applies to the minimax family, not {loss.name!r}")
+  _require(config.eval_every >= 0, "eval_every", f"must be >= 0, got {config.eval_every}")
+  _require(config.eval.num_samples >= 2, "eval.num_samples",
+           f"must be >= 2, got {config.eval.num_samples}")
+  _require(config.eval.truncation is None or config.eval.truncation > 0, "eval.truncation",
+           f"must be > 0 or None, got {config.eval.truncation}")
   _require(loss.feature_matching >= 0, "loss.feature_matching",
            f"must be >= 0, got {loss.feature_matching}")

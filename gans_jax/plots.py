@@ -71,3 +71,21 @@ def save_metric_plot(rows: list, path: str, keys=None) -> None:
     ax.grid(alpha=0.3)
   axes[-1, 0].set_xlabel("step")
   _atomic_savefig(fig, path)
+
+
+def save_precision_recall(rows: list, path: str) -> None:
+  """Precision against recall, one point per truncation psi (fidelity vs diversity)."""
+  fig, ax = plt.subplots(figsize=(5, 4))
+  recall = [r["recall"] for r in rows]
+  precision = [r["precision"] for r in rows]
+  ax.plot(recall, precision, "o-")
+  for r in rows:
+    psi = r["truncation"]
+    ax.annotate("none" if psi is None else f"ψ={psi:g}", (r["recall"], r["precision"]),
+                textcoords="offset points", xytext=(4, 4), fontsize=8)
+  ax.set_xlabel("recall (diversity)")
+  ax.set_ylabel("precision (fidelity)")
+  ax.set_xlim(-0.02, 1.02)
+  ax.set_ylim(-0.02, 1.02)
+  ax.grid(alpha=0.3)
+  _atomic_savefig(fig, path)

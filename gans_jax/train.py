@@ -397,6 +397,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   history = _read_metrics(metrics_path, start)
   _write_rows(metrics_path, history)
 
+  evaluator = None
+  if config.eval_every > 0:
+    from gans_jax.evaluate import Evaluator  # evaluate imports this module
+    evaluator = Evaluator(config, models, dataset.kind)  # UserError if no classifier
+    eval_key = jax.random.fold_in(sample_key, 1)
+    eval_path = os.path.join(workdir, "eval.jsonl")
+    eval_history = _read_metrics(eval_path, start)
+    _write_rows(eval_path, eval_history)
+
+  def run_eval(s: GANState) -> None:
+    # Same latents at every evaluation, so the curve shows the generator changing.
+    row = {"step": int(s.step), **evaluator(s, eval_key, config.eval.num_samples_train,
+                                           config.eval.truncation)}
+    eval_history.append(row)
+    _write_rows(eval_path, eval_history)
+    keys = [k for k in ("fid", "precision", "recall", "modes", "high_quality", "reverse_kl")
+            if k in row]
+    plots.save_metric_plot(eval_history, os.path.join(workdir, "eval.png"), keys=keys)
+
   def write_samples(s: GANState) -> None:
     out = np.asarray(sample_fn(s, fixed_z))
     path = os.path.join(workdir, "samples", f"step_{int(s.step):07d}.png")
@@ -448,6 +467,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                                if k in ("d_loss", "g_loss", "gp")})
         if done % config.sample_every == 0 or last:
           write_samples(state)
+        if evaluator is not None and (done % config.eval_every == 0 or last):
+          run_eval(state)
         if done % config.checkpoint_every == 0 or last:
           save_checkpoint(state)
         if bar is not None:

@@ -1,23 +1,11 @@
 """The digits domain classifier: trains to >= 97 % test accuracy, saves, loads back."""
 
-import importlib
-
 import numpy as np
 import pytest
 
-from gans_jax.classifier import load_classifier, train_classifier
+from gans_jax.classifier import load_classifier
 from gans_jax.data import load_dataset
 from gans_jax.errors import UserError
-
-
-@pytest.fixture(scope="session")
-def digits_classifier(data_dir, tmp_path_factory):
-  config = importlib.import_module("experiments.classifier_digits").get_config()
-  config.dataset.data_dir = data_dir
-  config.train.num_steps = 300  # the default 1500 gives the same accuracy band; 300 keeps CI fast
-  workdir = str(tmp_path_factory.mktemp("classifier_digits"))
-  meta = train_classifier(config, workdir, progress=False)
-  return workdir, meta
 
 
 def test_classifier_reaches_97_percent_on_held_out_digits(digits_classifier, data_dir):

@@ -1,0 +1,163 @@
+"""Scoring a generator: FID, KID, precision/recall, density/coverage, IS, mode coverage.
+
+Images are scored in the features of the dataset's domain classifier
+(`gans_jax.classifier`), against the held-out test split; 2-D mixtures by mode
+coverage against the true centres. Generation and feature extraction stream in
+batches of `eval.batch_size`; FID statistics are running sums.
+
+`evaluate(config, workdir)` is `--mode=eval`: it loads the latest checkpoint,
+writes `eval.json` (flat keys), `truncation.json` and a precision-vs-recall
+plot over the truncation sweep, and returns the metrics. `Evaluator` is the
+reusable part the training loop calls every `eval_every` steps.
+"""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gans_jax import metrics, plots, train
+from gans_jax.classifier import load_classifier
+from gans_jax.configs import check_config
+from gans_jax.data import load_dataset, mixture_centers
+from gans_jax.errors import UserError
+from gans_jax.latents import sample_latents
+
+
+def classifier_dir(config: ml_collections.ConfigDict) -> str:
+  return config.eval.classifier_dir or os.path.join("runs", f"classifier_{config.dataset.name}")
+
+
+def _stats(features: np.ndarray):
+  stats = metrics.feature_stats_init(features.shape[-1])
+  return metrics.feature_stats_finalize(metrics.feature_stats_update(stats, features))
+
+
+class Evaluator:
+  """Holds what does not change between evaluations: real features, classifier, centres."""
+
+  def __init__(self, config: ml_collections.ConfigDict, models: train.Models, kind: str):
+    self.config, self.models, self.kind = config, models, kind
+    ev = config.eval
+    self.batch_size = int(ev.batch_size)
+    self._generate = jax.jit(lambda s, z: train.generate(models, s, z))
+    if kind == "points":
+      self.centers, self.std = mixture_centers(config.dataset.name)
+      return
+    self.classifier = load_classifier(classifier_dir(config), config.dataset.name)
+    kw = dict(data_dir=config.dataset.data_dir, resolution=self.classifier.resolution)
+    test = load_dataset(config.dataset.name, split="test", **kw).all()["x"]
+    train_x = load_dataset(config.dataset.name, split="train", **kw).all()["x"]
+    self.real_features, _ = self._features(test)
+    self.real_stats = _stats(self.real_features)
+    train_features, _ = self._features(train_x)
+    # What "good" is: the distance between two real samples in the same features.
+    self.fid_train_test = float(metrics.frechet_distance(*_stats(train_features),
+                                                         *self.real_stats))
+
+  def _features(self, images: np.ndarray):
+    feats, probs = [], []
+    res = self.classifier.resolution
+    for i in range(0, len(images), self.batch_size):
+      x = jnp.asarray(images[i:i + self.batch_size])
+      if x.shape[1] != res:
+        x = jax.image.resize(x, (x.shape[0], res, res, x.shape[-1]), "bilinear")
+      logits, f = self.classifier.apply(x)
+      feats.append(np.asarray(f))
+      probs.append(np.asarray(jax.nn.softmax(logits)))
+    return np.concatenate(feats), np.concatenate(probs)
+
+  def samples(self, state: train.GANState, key: jax.Array, num: int,
+              truncation: float | None = None) -> np.ndarray:
+    out = []
+    for i, start in enumerate(range(0, num, self.batch_size)):
+      n = min(self.batch_size, num - start)
+      z = sample_latents(jax.random.fold_in(key, i), n, self.models.z_dim,
+                         truncation=truncation)
+      out.append(np.asarray(self._generate(state, z)))
+    return np.concatenate(out)
+
+  def __call__(self, state: train.GANState, key: jax.Array, num: int,
+               truncation: float | None = None, *, full: bool = True) -> dict:
+    """Metrics of `num` generated samples; `full=False` skips KID, D/C and IS (P/R only)."""
+    x = self.samples(state, key, num, truncation)
+    if self.kind == "points":
+      mc = metrics.mode_coverage(jnp.asarray(x), jnp.asarray(self.centers), self.std)
+      return {k: float(v) for k, v in mc.items()}
+    ev = self.config.eval
+    fake_features, probs = self._features(x)
+    n_real = len(self.real_features)
+    # P/R and D/C compare equal-sized sets, as the papers do.
+    fake_subset = fake_features[:n_real]
+    out = {"fid": float(metrics.frechet_distance(*_stats(fake_features), *self.real_stats)),
+           "fid_train_test": self.fid_train_test}
+    out.update({k: float(v) for k, v in metrics.precision_recall(
+        self.real_features, fake_subset, k=ev.pr_k).items()})
+    if not full:
+      return out
+    kid, kid_std = metrics.kernel_inception_distance(
+        self.real_features, fake_features, num_subsets=ev.kid_subsets,
+        subset_size=min(ev.kid_subset_size, n_real, len(fake_features)))
+    out.update({"kid": float(kid), "kid_std": float(kid_std)})
+    out.update({k: float(v) for k, v in metrics.density_coverage(
+        self.real_features, fake_subset, k=ev.dc_k).items()})
+    is_mean, is_std = metrics.inception_score(jnp.asarray(probs), num_splits=ev.is_splits)
+    out.update({"inception_score": float(is_mean), "inception_score_std": float(is_std)})
+    return out
+
+
+def restore_latest(config, workdir: str):
+  """(dataset, models, state) of the latest checkpoint in `workdir`; UserError if none."""
+  check_config(config, num_devices=jax.local_device_count())
+  dataset = load_dataset(config.dataset.name, split="train", data_dir=config.dataset.data_dir,
+                         resolution=config.dataset.resolution)
+  models = train.build_models(config, dataset)
+  ckpt = train.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+  try:
+    if ckpt.latest_step() is None:
+      raise UserError(f"--workdir: no checkpoint in {workdir}/checkpoints; train first with "
+                      f"the same --config and --workdir (without --mode=eval)")
+    template = train.create_train_state(config, models, dataset.example_shape,
+                                        jax.random.PRNGKey(0))
+    state = ckpt.restore(template)
+  finally:
+    ckpt.close()
+  return dataset, models, state
+
+
+def _table(results: dict) -> str:
+  lines = [f"{'metric':<22}{'value':>12}"]
+  for k, v in results.items():
+    lines.append(f"{k:<22}{v:>12.4f}" if isinstance(v, float) else f"{k:<22}{v!s:>12}")
+  return "\n".join(lines)
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """--mode=eval: scores the latest checkpoint, writes eval.json (+ truncation sweep)."""
+  dataset, models, state = restore_latest(config, workdir)
+  evaluator = Evaluator(config, models, dataset.kind)
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE7A1)
+  num = int(config.eval.num_samples)
+  results = {"step": int(state.step), "num_samples": num}
+  results.update(evaluator(state, key, num, config.eval.truncation))
+  if dataset.kind == "image" and config.eval.truncation_sweep:
+    sweep = []
+    for psi in config.eval.truncation_sweep:
+      r = evaluator(state, key, num, float(psi), full=False)
+      sweep.append({"truncation": float(psi), **r})
+    sweep.append({"truncation": None, **evaluator(state, key, num, None, full=False)})
+    _write_json(os.path.join(workdir, "truncation.json"), sweep)
+    plots.save_precision_recall(sweep, os.path.join(workdir, "truncation_pr.png"))
+  _write_json(os.path.join(workdir, "eval.json"), results)
+  print(_table(results))
+  return results
+
+
+def _write_json(path: str, obj) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=2)
+  os.replace(tmp, path)

@@ -1,0 +1,97 @@
+"""--mode=eval and in-training evaluation: keys, ranges, the reference FID, errors."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy.stats import norm
+
+from gans_jax import evaluate, train
+from gans_jax.data import load_dataset
+from gans_jax.errors import UserError
+from gans_jax.latents import sample_latents
+from test_train import experiment, shrink
+
+IMAGE_KEYS = {"fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
+              "fid_train_test"}
+
+
+def eval_config(name, data_dir, clf_dir=None):
+  config = shrink(experiment(name), data_dir, num_steps=4)
+  config.dataset.resolution = 16  # the classifier's resolution
+  config.eval.classifier_dir = clf_dir
+  config.eval.num_samples = 400
+  config.eval.num_samples_train = 200
+  config.eval.batch_size = 200
+  config.eval.kid_subsets = 5
+  config.eval.truncation_sweep = (0.5, 1.0)
+  return config
+
+
+def test_eval_mode_writes_every_image_metric(digits_classifier, data_dir, tmp_path):
+  clf_dir, _ = digits_classifier
+  config = eval_config("wgan_gp", data_dir, clf_dir)
+  config.eval_every = 2
+  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  rows = [json.loads(l) for l in open(tmp_path / "eval.jsonl")]
+  assert [r["step"] for r in rows] == [2, 4] and IMAGE_KEYS <= set(rows[0])
+  assert (tmp_path / "eval.png").exists()
+
+  results = evaluate.evaluate(config, str(tmp_path))
+  saved = json.load(open(tmp_path / "eval.json"))
+  assert saved == results and IMAGE_KEYS <= set(saved)
+  assert all(isinstance(v, (int, float)) for v in saved.values())  # flat
+  for k in ("precision", "recall", "coverage"):
+    assert 0.0 <= saved[k] <= 1.0
+  assert 1.0 <= saved["inception_score"] <= 10.0 + 1e-4  # between collapse and 10 classes
+  # An untrained generator is far from the data; two real samples are not.
+  assert saved["fid"] > saved["fid_train_test"] > 0
+  sweep = json.load(open(tmp_path / "truncation.json"))
+  assert [r["truncation"] for r in sweep] == [0.5, 1.0, None]
+  assert (tmp_path / "truncation_pr.png").exists()
+
+
+def test_reference_fid_is_the_distance_between_train_and_test_features(digits_classifier,
+                                                                       data_dir):
+  clf_dir, _ = digits_classifier
+  config = eval_config("wgan_gp", data_dir, clf_dir)
+  ds = load_dataset("digits", data_dir=data_dir, resolution=16)
+  ev = evaluate.Evaluator(config, train.build_models(config, ds), "image")
+  train_f, _ = ev._features(ds.all()["x"])
+  # Independent: NumPy mean/cov and scipy's sqrtm.
+  mu1, s1 = train_f.mean(0), np.cov(train_f, rowvar=False)
+  mu2, s2 = ev.real_features.mean(0), np.cov(ev.real_features, rowvar=False)
+  covmean = scipy.linalg.sqrtm(s1.astype(np.float64) @ s2.astype(np.float64)).real
+  expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+  assert ev.fid_train_test == pytest.approx(expected, rel=2e-3)
+
+
+def test_eval_on_ring8_reports_mode_coverage(data_dir, tmp_path):
+  config = shrink(experiment("gan_mlp"), data_dir)
+  config.eval.num_samples = 500
+  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  results = evaluate.evaluate(config, str(tmp_path))
+  assert {"modes", "high_quality", "reverse_kl"} <= set(results)
+  assert 0 <= results["modes"] <= 8 and 0 <= results["high_quality"] <= 1
+
+
+def test_eval_without_checkpoint_or_classifier_is_a_user_error(data_dir, tmp_path):
+  config = eval_config("wgan_gp", data_dir, str(tmp_path / "no_classifier"))
+  with pytest.raises(UserError, match="no checkpoint"):
+    evaluate.evaluate(config, str(tmp_path / "empty"))
+  config.eval_every = 2
+  with pytest.raises(UserError, match=r"classifier_digits\.py"):
+    train.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
+
+
+def test_truncated_latents_stay_inside_psi():
+  z = sample_latents(jax.random.PRNGKey(0), 4000, 8, truncation=0.5)
+  assert float(np.abs(z).max()) <= 0.5
+  # Truncated N(0,1) on [-a, a] has variance 1 - 2a phi(a) / (2 Phi(a) - 1).
+  a = 0.5
+  var = 1 - 2 * a * norm.pdf(a) / (2 * norm.cdf(a) - 1)
+  assert float(np.var(z)) == pytest.approx(var, rel=0.05)
+  full = sample_latents(jax.random.PRNGKey(0), 4000, 8)
+  assert float(np.var(full)) == pytest.approx(1.0, rel=0.05)
