@@ -72,6 +72,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.batch_size = 64
   config.train.n_critic = 1
 
+  # Devices: pmap (default) or shard_map over all local devices; one device runs plain jit.
+  config.parallel = ml_collections.ConfigDict()
+  config.parallel.backend = "pmap"
+
   # Outputs
   config.log_every = 50
   config.sample_every = 500
@@ -118,6 +122,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   _one_of(config, "model.d_norm", D_NORMS)
   _one_of(config, "model.d_activation", D_ACTIVATIONS)
   _one_of(config, "optimizer.g.name", OPTIMIZER_NAMES)
+  _one_of(config, "parallel.backend", ("pmap", "shard_map"))
   _one_of(config, "optimizer.d.name", OPTIMIZER_NAMES)
   _require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
            "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")

@@ -32,6 +32,7 @@ __all__ = [
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
     "gradient_penalty",
+    "gradient_norm_penalty",
     "feature_matching_loss",
 ]
 
@@ -407,11 +408,49 @@ def gradient_penalty(
   eps = jax.random.uniform(key, eps_shape, dtype=out_dtype)
   interpolates = eps * real.astype(out_dtype) + (1 - eps) * fake.astype(
       out_dtype)
+  return gradient_norm_penalty(critic_fn, interpolates, target=target,
+                               one_sided=one_sided)
 
+
+def gradient_norm_penalty(
+    critic_fn: Callable[[chex.Array], chex.Array],
+    x: chex.Array,
+    *,
+    target: float = 1.0,
+    one_sided: bool = False,
+) -> chex.Array:
+  r"""Penalty on the per-example gradient norm of the critic at given points.
+
+  .. math::
+    \mathcal{P} = \operatorname{mean}_i
+      \big(\lVert \nabla_{x_i} f(x_i) \rVert_2 - t\big)^2
+
+  (only the positive part of :math:`\lVert\nabla\rVert_2 - t` when
+  ``one_sided``). `gradient_penalty` is this at random interpolates; at real
+  data with ``target=0`` it is the R1 penalty of Mescheder, Geiger & Nowozin,
+  "Which Training Methods for GANs do actually Converge?", 2018,
+  arXiv:1801.04406 (which also halves it and scales by gamma). A caller that
+  draws its own interpolation coefficients (e.g. one per example from that
+  example's key, so the draw does not depend on how a batch is split over
+  devices) calls this directly.
+
+  The same per-example caveat and the same safe norm as `gradient_penalty`.
+
+  Args:
+    critic_fn: maps a batch shaped like ``x`` to scores ``(B,)`` or ``(B, ...)``.
+    x: points ``(B, ...)`` at which the gradient is taken.
+    target: the gradient norm the critic is pulled towards.
+    one_sided: if True, penalise only norms larger than ``target``.
+
+  Returns:
+    A non-negative scalar of dtype ``x.dtype``.
+  """
+  (x,), out_dtype, dtype = _as_float_arrays(x)
+  batch_size = x.shape[0]
   # The sum decouples into per-example terms, so its gradient w.r.t. example i
   # is the gradient of example i's own score(s).
-  grads = jax.grad(lambda x: jnp.sum(critic_fn(x)))(interpolates)
-  chex.assert_equal_shape([grads, interpolates])
+  grads = jax.grad(lambda v: jnp.sum(critic_fn(v)))(x)
+  chex.assert_equal_shape([grads, x])
   grads = grads.astype(dtype).reshape(batch_size, -1)
   sq_norm = jnp.sum(jnp.square(grads), axis=1)
   # d sqrt(s)/ds is infinite at s = 0 and 0 * inf = NaN in the backward pass;

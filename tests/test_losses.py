@@ -81,7 +81,8 @@ class PublicApiTest(absltest.TestCase):
   def test_all_lists_exactly_the_public_functions(self):
     self.assertCountEqual(
         losses.__all__,
-        list(_NP_REFERENCES) + ["gradient_penalty", "feature_matching_loss"])
+        list(_NP_REFERENCES) + ["gradient_penalty", "gradient_norm_penalty",
+                                "feature_matching_loss"])
     for name in losses.__all__:
       self.assertTrue(callable(getattr(losses, name)), name)
 
@@ -578,3 +579,19 @@ class PropertyTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+def test_gradient_norm_penalty_is_r1_on_a_linear_critic():
+  """At any points, a linear critic f(x) = <w, x> + b has gradient norm ||w||:
+  the penalty with target 0 (R1, Mescheder et al. 2018) is ||w||^2, with
+  target t it is (||w|| - t)^2."""
+  w = np.arange(1.0, 13.0, dtype=np.float32).reshape(1, 2, 2, 3) / 10.0
+  critic = lambda x: jnp.sum(x * w, axis=(1, 2, 3)) + 0.5
+  x = jax.random.normal(jax.random.PRNGKey(3), (5, 2, 2, 3))
+  norm = np.sqrt(np.sum(w.astype(np.float64) ** 2))
+  np.testing.assert_allclose(losses.gradient_norm_penalty(critic, x, target=0.0), norm**2,
+                             rtol=1e-5)
+  np.testing.assert_allclose(losses.gradient_norm_penalty(critic, x, target=1.0),
+                             (norm - 1.0) ** 2, rtol=1e-5)
+  np.testing.assert_allclose(
+      losses.gradient_norm_penalty(critic, x, target=10.0, one_sided=True), 0.0)

@@ -33,11 +33,13 @@ class DCGANGenerator(nn.Module):
   resolution: int = 32
   channels: int = 1
   width: int = 64
+  axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     stages = num_stages(self.resolution)
-    bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9)
+    bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                         axis_name=self.axis_name if train else None)
     top = self.width * 2 ** (stages - 1)
     x = nn.Dense(4 * 4 * top, use_bias=False)(z)
     x = nn.relu(bn()(x.reshape((z.shape[0], 4, 4, top))))
@@ -54,6 +56,7 @@ class DCGANDiscriminator(nn.Module):
   resolution: int = 32
   width: int = 64
   norm: str = "batch"
+  axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
@@ -64,7 +67,8 @@ class DCGANDiscriminator(nn.Module):
       x = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding="SAME",
                   use_bias=(i == 0 or self.norm == "none"))(x)
       if i > 0 and self.norm == "batch":
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                         axis_name=self.axis_name if train else None)(x)
       elif i > 0 and self.norm == "layer":
         # Normalises each example over (H, W, C): no coupling across the batch.
         x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)

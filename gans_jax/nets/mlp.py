@@ -35,6 +35,7 @@ class MLPGenerator(nn.Module):
   hidden: Sequence[int] = (256, 256)
   batch_norm: bool = False
   output_activation: str = "none"
+  axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -42,7 +43,8 @@ class MLPGenerator(nn.Module):
     for width in self.hidden:
       x = nn.Dense(width, use_bias=not self.batch_norm)(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                         axis_name=self.axis_name if train else None)(x)
       x = nn.relu(x)
     x = nn.Dense(int(np.prod(self.out_shape)))(x)
     if self.output_activation == "tanh":

@@ -1,0 +1,149 @@
+"""Class-conditional DCGAN networks: the label fed as one-hot inputs, or by projection.
+
+Generator (Mirza & Osindero 2014, "Conditional Generative Adversarial Nets",
+arXiv:1411.1784): the class enters as a one-hot vector concatenated to z,
+``G([z, onehot(y)])``; the rest is the unconditional DCGAN generator.
+
+Discriminators, two ways of showing D the label:
+
+* concat: the one-hot class broadcast over space as ``num_classes`` extra image
+  channels, ``D([x, onehot(y) 1_{R x R}])`` (Mirza & Osindero 2014). Simple, and
+  costs ``num_classes`` input channels.
+* projection (Miyato & Koyama 2018, "cGANs with Projection Discriminator",
+  arXiv:1802.05637, eq. 3): ``D(x, y) = psi(phi(x)) + <embed(y), phi(x)>``, the
+  unconditional score plus the inner product of a learned class embedding with
+  the penultimate features.
+
+All three wrap the modules of `gans_jax.nets.dcgan` (as the submodule named
+``dcgan``), so the trunk, its normalisation options and its sizing rules are
+exactly those of the unconditional networks. Every discriminator returns
+``(scores [B], features [B, F])``; `features` are the DCGAN trunk's
+penultimate features phi(x), which do not see the label in the projection
+discriminator and do (through the input channels) in the concat one.
+
+Labels are int32 class indices of shape [B].
+"""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gans_jax.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+
+__all__ = [
+    "ConditionalDCGANGenerator",
+    "ConcatDCGANDiscriminator",
+    "ProjectionDCGANDiscriminator",
+]
+
+
+def _check_labels(labels: jnp.ndarray, batch: int) -> None:
+  chex.assert_shape(labels, (batch,))
+  chex.assert_type(labels, int)
+
+
+class ConditionalDCGANGenerator(nn.Module):
+  r"""(z [B, Z], labels [B]) -> images [B, R, R, C] in [-1, 1].
+
+  .. math::
+    G(z, y) = G_{\mathrm{DCGAN}}\big([z, \operatorname{onehot}(y)]\big)
+
+  The DCGAN generator's first Dense layer takes a ``Z + num_classes`` input.
+
+  Attributes:
+    resolution: output side, 8, 16, 32 or 64.
+    channels: image channels.
+    width: channels of the last hidden stage (doubling towards 4x4).
+    num_classes: number of classes K.
+    axis_name: mapped axis over which train-mode BatchNorm averages its
+      statistics (pmap/shard_map/vmap across replicas); None for one device.
+  """
+  resolution: int = 32
+  channels: int = 1
+  width: int = 64
+  num_classes: int = 10
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, z: jnp.ndarray, labels: jnp.ndarray, train: bool = True) -> jnp.ndarray:
+    chex.assert_rank(z, 2)
+    _check_labels(labels, z.shape[0])
+    onehot = jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)
+    dcgan = DCGANGenerator(resolution=self.resolution, channels=self.channels, width=self.width,
+                           axis_name=self.axis_name, name="dcgan")
+    return dcgan(jnp.concatenate([z, onehot], axis=-1), train=train)
+
+
+class ConcatDCGANDiscriminator(nn.Module):
+  r"""(images [B, R, R, C], labels [B]) -> (scores [B], features [B, F]).
+
+  .. math::
+    D(x, y) = D_{\mathrm{DCGAN}}\big([x, \operatorname{onehot}(y)\,
+              \mathbf{1}_{R \times R}]\big)
+
+  The class is appended as ``num_classes`` constant channels (1 in channel y,
+  0 elsewhere), so the first conv has ``C + num_classes`` input channels.
+
+  Attributes:
+    resolution: input side, 8, 16, 32 or 64.
+    width: channels of the first stage.
+    norm: 'batch', 'layer' or 'none' (see `DCGANDiscriminator`).
+    num_classes: number of classes K.
+    axis_name: mapped axis over which train-mode BatchNorm averages its
+      statistics (pmap/shard_map/vmap across replicas); None for one device.
+  """
+  resolution: int = 32
+  width: int = 64
+  norm: str = "batch"
+  num_classes: int = 10
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, labels: jnp.ndarray, train: bool = True):
+    chex.assert_rank(x, 4)
+    batch, height, width_px, _ = x.shape
+    _check_labels(labels, batch)
+    onehot = jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype)
+    maps = jnp.broadcast_to(onehot[:, None, None, :], (batch, height, width_px, self.num_classes))
+    dcgan = DCGANDiscriminator(resolution=self.resolution, width=self.width, norm=self.norm,
+                               axis_name=self.axis_name, name="dcgan")
+    return dcgan(jnp.concatenate([x, maps], axis=-1), train=train)
+
+
+class ProjectionDCGANDiscriminator(nn.Module):
+  r"""(images [B, R, R, C], labels [B]) -> (scores [B], features [B, F]).
+
+  .. math::
+    D(x, y) = \psi(\phi(x)) + \langle e_y, \phi(x) \rangle
+
+  where phi(x) [F] are the DCGAN trunk's penultimate features (the returned
+  `features`), psi is its final linear layer and ``e = Embed(num_classes, F)``
+  (parameter ``embed/embedding`` [K, F]). Miyato & Koyama (2018) derive this
+  form from the log density ratio when p(y|x) is log-linear in phi(x); it
+  replaces the input concatenation and keeps the label out of the trunk.
+
+  Attributes:
+    resolution: input side, 8, 16, 32 or 64.
+    width: channels of the first stage.
+    norm: 'batch', 'layer' or 'none' (see `DCGANDiscriminator`).
+    num_classes: number of classes K.
+    axis_name: mapped axis over which train-mode BatchNorm averages its
+      statistics (pmap/shard_map/vmap across replicas); None for one device.
+  """
+  resolution: int = 32
+  width: int = 64
+  norm: str = "batch"
+  num_classes: int = 10
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, labels: jnp.ndarray, train: bool = True):
+    chex.assert_rank(x, 4)
+    _check_labels(labels, x.shape[0])
+    scores, features = DCGANDiscriminator(resolution=self.resolution, width=self.width,
+                                          norm=self.norm, axis_name=self.axis_name,
+                                          name="dcgan")(x, train=train)
+    embedding = nn.Embed(self.num_classes, features.shape[-1], name="embed")(labels)
+    projection = jnp.sum(embedding.astype(features.dtype) * features, axis=-1)
+    return scores + projection, features

@@ -1,0 +1,73 @@
+"""Run as a script under XLA_FLAGS=--xla_force_host_platform_device_count=4 (see test_parallel.py).
+
+Prints one JSON line: for each (experiment, backend), the largest absolute
+difference between parameters after two steps on 4 devices and on 1 device
+with the same global batch, plus the largest parameter change (to show the
+steps did something).
+"""
+
+import importlib
+import json
+import sys
+
+import jax
+import numpy as np
+
+from gans_jax import train
+from gans_jax.configs import optimizer_config
+from gans_jax.data import load_dataset
+
+
+def max_diff(a, b) -> float:
+  return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def run(name: str, backend: str, data_dir: str, devices, streamed: bool = False):
+  config = importlib.import_module(f"experiments.{name}").get_config()
+  config.dataset.data_dir = data_dir
+  config.dataset.resolution = 8
+  config.model.g_width = config.model.d_width = 8
+  config.train.batch_size = 8
+  config.parallel.backend = backend
+  # SGD, not the configs' Adam: Adam's first steps move each weight by ~lr*sign(g),
+  # so a gradient entry within float noise of 0 would flip by 2*lr and hide
+  # whether the step itself is the same computation.
+  config.optimizer.g = optimizer_config("sgd", 0.05)
+  config.optimizer.d = optimizer_config("sgd", 0.05)
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  models, runner = train.make_runner(config, lambda axis: train.build_models(config, dataset, axis),
+                                     resident=not streamed, devices=devices)
+  state = train.create_train_state(config, models, dataset.example_shape, jax.random.PRNGKey(0))
+  init = jax.device_get(state)
+  pstate = runner.put_state(state)
+  if streamed:
+    stream = train.StreamedBatches(dataset, 0, config.train.batch_size, config.train.n_critic)
+  data = None if streamed else runner.put_data({"x": dataset.all()["x"]})
+  key = jax.random.PRNGKey(1)
+  for step in range(2):
+    pstate, _ = runner.step(pstate, runner.put_data(stream(step)) if streamed else data, key)
+  return init, jax.device_get(runner.get_state(pstate))
+
+
+def main(data_dir: str) -> None:
+  devices = jax.local_devices()
+  assert len(devices) == 4, devices
+  out = {}
+  for name in ("wgan_gp", "dcgan"):
+    for backend in ("pmap", "shard_map"):
+      for streamed in (False, True):
+        init, one = run(name, backend, data_dir, devices[:1], streamed)
+        _, four = run(name, backend, data_dir, devices, streamed)
+        out[f"{name}/{backend}/{'streamed' if streamed else 'resident'}"] = {
+            "params": max(max_diff(one.g.params, four.g.params),
+                          max_diff(one.d.params, four.d.params)),
+            "batch_stats": max_diff(one.g.batch_stats, four.g.batch_stats)
+            if one.g.batch_stats else 0.0,
+            "moved": max_diff(one.g.params, init.g.params),
+        }
+  print(json.dumps(out))
+
+
+if __name__ == "__main__":
+  main(sys.argv[1])
