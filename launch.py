@@ -50,7 +50,7 @@ def main(argv) -> None:
 
   # Imported after flag parsing so `--help` and flag errors stay fast.
   from gans_jax.errors import UserError
-  from gans_jax.train import TrainingDiverged, train_and_evaluate
+  from gans_jax.train import TrainingDiverged, step_of, train_and_evaluate
 
   try:
     task = config.get("task", "gan")
@@ -63,7 +63,7 @@ def main(argv) -> None:
             f"(train {meta['train_accuracy']:.4f}); saved in {workdir}")
     elif _MODE.value == "train":
       state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
-      print(f"done: {int(state.step)} steps; outputs in {workdir}")
+      print(f"done: {step_of(state)} steps; outputs in {workdir}")
     elif _MODE.value == "eval":
       from gans_jax.evaluate import evaluate
       evaluate(config, workdir)

@@ -71,6 +71,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.num_steps = 2000
   config.train.batch_size = 64
   config.train.n_critic = 1
+  config.train.num_seeds = 1  # > 1: independent replicas (init and noise) vmapped in one program
 
   # Devices: pmap (default) or shard_map over all local devices; one device runs plain jit.
   config.parallel = ml_collections.ConfigDict()
@@ -129,6 +130,9 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   train = config.train
   _require(train.n_critic >= 1, "train.n_critic", f"must be >= 1, got {train.n_critic}")
   _require(train.num_steps >= 1, "train.num_steps", f"must be >= 1, got {train.num_steps}")
+  _require(train.num_seeds >= 1, "train.num_seeds", f"must be >= 1, got {train.num_seeds}")
+  _require(train.num_seeds == 1 or num_devices == 1, "train.num_seeds",
+           "several seeds run vmapped on one device; use one device (or num_seeds=1)")
   _require(train.batch_size >= 1, "train.batch_size", f"must be >= 1, got {train.batch_size}")
   _require(train.batch_size % num_devices == 0, "train.batch_size",
            f"{train.batch_size} is not divisible by the {num_devices} devices")

@@ -265,6 +265,24 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
   return step
 
 
+def seed_keys(seed: int, num_seeds: int = 1):
+  """(init, train, sample) keys; stacked [num_seeds] init/train keys when num_seeds > 1.
+
+  Replica i of a multi-seed run gets exactly the keys of a run with seed + i.
+  """
+  if num_seeds == 1:
+    return tuple(jax.random.split(jax.random.PRNGKey(seed), 3))
+  keys = jnp.stack([jax.random.split(jax.random.PRNGKey(seed + i), 3)
+                    for i in range(num_seeds)])
+  return keys[:, 0], keys[:, 1], keys[0, 2]
+
+
+def init_states(config, models: Models, example_shape, init_key, num_seeds: int = 1):
+  """`create_train_state`, vmapped over stacked init keys when num_seeds > 1."""
+  create = lambda k: create_train_state(config, models, example_shape, k)
+  return create(init_key) if num_seeds == 1 else jax.vmap(create)(init_key)
+
+
 def make_runner(config: ml_collections.ConfigDict, models_fn: Callable, *, resident: bool,
                 devices=None):
   """(models, Runner) for `config.parallel.backend` over `devices` (default: all local).
@@ -273,6 +291,12 @@ def make_runner(config: ml_collections.ConfigDict, models_fn: Callable, *, resid
   runs (no collectives), which is what pmap over one device computes.
   """
   devices = list(devices if devices is not None else jax.local_devices())
+  num_seeds = config.train.num_seeds
+  if num_seeds > 1:
+    # Independent replicas in one program: state and key batched, data shared.
+    models = models_fn(None)
+    fn = jax.vmap(make_step_fn(config, models, resident=resident), in_axes=(0, None, 0))
+    return models, parallel.Runner(fn, "jit", devices[:1], streamed=not resident)
   if len(devices) == 1:
     models = models_fn(None)
     fn = make_step_fn(config, models, resident=resident)
@@ -292,6 +316,11 @@ def make_train_step(config: ml_collections.ConfigDict, models: Models, *,
 def generate(models: Models, state: GANState, z: jax.Array) -> jax.Array:
   """Samples from the generator in inference mode (BatchNorm running statistics)."""
   return models.generator.apply(_variables(state.g), z, train=False)
+
+
+def step_of(state: GANState) -> int:
+  """The step count (the same in every replica of a multi-seed state)."""
+  return int(np.asarray(state.step).reshape(-1)[0])
 
 
 def all_finite(tree) -> bool:
@@ -316,7 +345,7 @@ class Checkpointer:
     return self.manager.latest_step()
 
   def save(self, state: GANState) -> None:
-    step = int(state.step)
+    step = step_of(state)
     if step in self.manager.all_steps():
       return
     self.manager.save(step, args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)))
@@ -426,14 +455,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
 
-  init_key, train_key, sample_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-  state = create_train_state(config, models, dataset.example_shape, init_key)
+  num_seeds = config.train.num_seeds
+  init_key, train_key, sample_key = seed_keys(config.seed, num_seeds)
+  state = init_states(config, models, dataset.example_shape, init_key, num_seeds)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
   start = 0
   if ckpt.latest_step() is not None:
     state = ckpt.restore(state)
-    start = int(state.step)
+    start = step_of(state)
 
+  if num_seeds > 1 and not resident:
+    raise UserError("train.num_seeds: several seeds need a dataset that fits on the device "
+                    "(dataset.max_resident_mb); streamed batches would be shared by all seeds")
   if resident:
     device_data = runner.put_data({"x": dataset.all()["x"]})
     next_data = lambda step: device_data
@@ -447,6 +480,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   num_samples = (config.num_sample_images if dataset.kind == "image"
                  else config.num_sample_points)
   fixed_z = jax.random.normal(sample_key, (num_samples, models.z_dim))
+  # Samples, in-training evaluation: replica 0 when several seeds train at once.
+  first = (lambda s: jax.tree.map(lambda x: x[0], s)) if num_seeds > 1 else (lambda s: s)
   sample_fn = jax.jit(lambda s, z: generate(models, s, z))
   real_points = dataset.get(np.arange(min(dataset.num_examples, num_samples)))["x"] \
       if dataset.kind == "points" else None
@@ -486,7 +521,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   def save_checkpoint(s: GANState) -> None:
     if not all_finite(s.g.params) or not all_finite(s.d.params):
       raise TrainingDiverged(
-          f"non-finite parameters at step {int(s.step)}; kept the last good checkpoint "
+          f"non-finite parameters at step {step_of(s)}; kept the last good checkpoint "
           f"({_describe(ckpt)})")
     ckpt.save(s)
 
@@ -506,7 +541,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         done = step + 1
         last = done == num_steps
         if done % config.log_every == 0 or last or done % config.checkpoint_every == 0:
-          metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+          metrics = jax.device_get(metrics)
+          per_seed = ({f"{k}_per_seed": [float(x) for x in v] for k, v in metrics.items()}
+                      if num_seeds > 1 else {})
+          metrics = {k: float(np.mean(v)) for k, v in metrics.items()}
           bad = [k for k, v in metrics.items() if not np.isfinite(v)]
           if bad:
             raise TrainingDiverged(
@@ -515,7 +553,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
           if done % config.log_every == 0 or last:
             now = time.perf_counter()
             row = {"step": done, **metrics,
-                   "steps_per_s": (done - s_last) / max(now - t_last, 1e-9)}
+                   "steps_per_s": (done - s_last) / max(now - t_last, 1e-9), **per_seed}
             t_last, s_last = now, done
             history.append(row)
             log.write(json.dumps(row) + "\n")
@@ -524,9 +562,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
               bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items()
                                if k in ("d_loss", "g_loss", "gp")})
         if done % config.sample_every == 0 or last:
-          write_samples(runner.get_state(pstate))
+          write_samples(first(runner.get_state(pstate)))
         if evaluator is not None and (done % config.eval_every == 0 or last):
-          run_eval(runner.get_state(pstate))
+          run_eval(first(runner.get_state(pstate)))
         if done % config.checkpoint_every == 0 or last:
           save_checkpoint(runner.get_state(pstate))
         if bar is not None:

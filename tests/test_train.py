@@ -174,3 +174,24 @@ def test_check_config_names_each_bad_field():
   config = experiment("wgan_gp")
   with pytest.raises(UserError, match=r"train\.batch_size.*divisible"):
     check_config(config, num_devices=5)
+
+
+def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
+  """num_seeds=2 trains replicas whose parameters are those of runs with seed 0 and 1."""
+  def config(seed=0, num_seeds=1):
+    c = tiny_dcgan(data_dir, num_steps=3)
+    c.seed, c.train.num_seeds = seed, num_seeds
+    c.optimizer.g = optimizer_config("sgd", 0.05)  # see tests/parallel_equivalence.py
+    c.optimizer.d = optimizer_config("sgd", 0.05)
+    return c
+  both = train.train_and_evaluate(config(num_seeds=2), str(tmp_path / "both"), progress=False)
+  for i in range(2):
+    single = train.train_and_evaluate(config(seed=i), str(tmp_path / f"s{i}"), progress=False)
+    replica = jax.tree.map(lambda x: x[i], both)
+    chex.assert_trees_all_close(replica.g.params, single.g.params, atol=1e-5)
+    chex.assert_trees_all_close(replica.d.params, single.d.params, atol=1e-5)
+  # The replicas really differ (different init and noise).
+  assert float(jnp.max(jnp.abs(both.g.params["Dense_0"]["kernel"][0]
+                               - both.g.params["Dense_0"]["kernel"][1]))) > 1e-3
+  rows = [json.loads(l) for l in open(tmp_path / "both" / "metrics.jsonl")]
+  assert len(rows[-1]["d_loss_per_seed"]) == 2
