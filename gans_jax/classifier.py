@@ -119,9 +119,11 @@ def load_classifier(directory: str, dataset_name: str | None = None) -> LoadedCl
   meta_path = os.path.join(directory, META_FILE)
   if not os.path.exists(meta_path):
     name = dataset_name or "<dataset>"
+    override = "" if name == "digits" else f" --config.dataset.name={name}"
     raise UserError(
         f"eval.classifier_dir: no trained classifier in {directory}; train it with: "
-        f"python launch.py --config experiments/classifier_{name}.py --workdir {directory}")
+        f"python launch.py --config experiments/classifier_digits.py{override} "
+        f"--workdir {directory}")
   with open(meta_path) as f:
     meta = json.load(f)
   if dataset_name and meta["dataset"] != dataset_name:

@@ -49,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.g_batch_norm = False   # mlp
   config.model.d_activation = "leaky_relu"  # mlp: leaky_relu | relu | maxout
   config.model.maxout_pieces = 5
+  config.model.conditional = "none"  # none | concat (one-hot channels) | projection (Miyato 2018)
 
   # Objective
   config.loss = ml_collections.ConfigDict()
@@ -124,6 +125,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   _one_of(config, "model.d_activation", D_ACTIVATIONS)
   _one_of(config, "optimizer.g.name", OPTIMIZER_NAMES)
   _one_of(config, "parallel.backend", ("pmap", "shard_map"))
+  _one_of(config, "model.conditional", ("none", "concat", "projection"))
   _one_of(config, "optimizer.d.name", OPTIMIZER_NAMES)
   _require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
            "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")

@@ -43,7 +43,7 @@ class Evaluator:
     self.config, self.models, self.kind = config, models, kind
     ev = config.eval
     self.batch_size = int(ev.batch_size)
-    self._generate = jax.jit(lambda s, z: train.generate(models, s, z))
+    self._generate = jax.jit(lambda s, z, y: train.generate(models, s, z, y))
     if kind == "points":
       self.centers, self.std = mixture_centers(config.dataset.name)
       return
@@ -70,14 +70,21 @@ class Evaluator:
       probs.append(np.asarray(jax.nn.softmax(logits)))
     return np.concatenate(feats), np.concatenate(probs)
 
+  def labels(self, num: int) -> np.ndarray | None:
+    """Requested classes of a conditional generator: balanced, 0, 1, ..., K-1, 0, ..."""
+    k = self.models.num_classes
+    return np.arange(num, dtype=np.int32) % k if k else None
+
   def samples(self, state: train.GANState, key: jax.Array, num: int,
               truncation: float | None = None) -> np.ndarray:
     out = []
+    labels = self.labels(num)
     for i, start in enumerate(range(0, num, self.batch_size)):
       n = min(self.batch_size, num - start)
       z = sample_latents(jax.random.fold_in(key, i), n, self.models.z_dim,
                          truncation=truncation)
-      out.append(np.asarray(self._generate(state, z)))
+      y = None if labels is None else jnp.asarray(labels[start:start + n])
+      out.append(np.asarray(self._generate(state, z, y)))
     return np.concatenate(out)
 
   def __call__(self, state: train.GANState, key: jax.Array, num: int,
@@ -94,6 +101,9 @@ class Evaluator:
     fake_subset = fake_features[:n_real]
     out = {"fid": float(metrics.frechet_distance(*_stats(fake_features), *self.real_stats)),
            "fid_train_test": self.fid_train_test}
+    if self.models.num_classes:
+      # The domain classifier's accuracy against the requested labels.
+      out["conditional_accuracy"] = float(np.mean(np.argmax(probs, -1) == self.labels(num)))
     out.update({k: float(v) for k, v in metrics.precision_recall(
         self.real_features, fake_subset, k=ev.pr_k).items()})
     if not full:

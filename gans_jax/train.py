@@ -69,6 +69,7 @@ class Models(NamedTuple):
   generator: nn.Module
   discriminator: nn.Module
   z_dim: int
+  num_classes: int = 0  # > 0: class-conditional; both networks take (input, labels)
 
 
 # ----------------------------------------------------------------------------- builders
@@ -82,6 +83,20 @@ def build_models(config: ml_collections.ConfigDict, dataset: Dataset,
   """
   m = config.model
   shape = tuple(dataset.example_shape)
+  if m.conditional != "none":
+    if m.arch != "dcgan" or not dataset.num_classes:
+      raise UserError(f"model.conditional: {m.conditional!r} needs model.arch='dcgan' and a "
+                      f"labelled image dataset; {dataset.name!r} has no class labels"
+                      if not dataset.num_classes else
+                      f"model.conditional: {m.conditional!r} needs model.arch='dcgan'")
+    k = int(dataset.num_classes)
+    g = nets.ConditionalDCGANGenerator(resolution=shape[0], channels=shape[-1],
+                                       width=m.g_width, num_classes=k, axis_name=axis_name)
+    d_cls = (nets.ProjectionDCGANDiscriminator if m.conditional == "projection"
+             else nets.ConcatDCGANDiscriminator)
+    d = d_cls(resolution=shape[0], width=m.d_width, norm=m.d_norm, num_classes=k,
+              axis_name=axis_name)
+    return Models(g, d, m.z_dim, k)
   if m.arch == "dcgan":
     if dataset.kind != "image":
       raise UserError(f"model.arch: 'dcgan' needs images, but {dataset.name!r} holds "
@@ -114,8 +129,9 @@ def create_train_state(config: ml_collections.ConfigDict, models: Models,
   batch = 2
   z = jnp.zeros((batch, models.z_dim), jnp.float32)
   x = jnp.zeros((batch,) + tuple(example_shape), jnp.float32)
-  g_vars = models.generator.init(g_key, z, train=False)
-  d_vars = models.discriminator.init(d_key, x, train=False)
+  labels = (jnp.zeros((batch,), jnp.int32),) if models.num_classes else ()
+  g_vars = models.generator.init(g_key, z, *labels, train=False)
+  d_vars = models.discriminator.init(d_key, x, *labels, train=False)
   g = TrainState.create(apply_fn=models.generator.apply, params=g_vars["params"],
                         batch_stats=g_vars.get("batch_stats", {}),
                         tx=make_optimizer(config.optimizer.g, field="optimizer.g"))
@@ -129,13 +145,16 @@ def create_train_state(config: ml_collections.ConfigDict, models: Models,
 # ----------------------------------------------------------------------------- the step
 
 
-def _apply(module: nn.Module, ts: TrainState, x, params=None):
-  """Train-mode forward; returns (output, new batch_stats)."""
+def _apply(module: nn.Module, ts: TrainState, inputs: tuple, params=None):
+  """Train-mode forward of ``module(*inputs)``; returns (output, new batch_stats).
+
+  `inputs` is ``(x,)``, or ``(x, labels)`` for a conditional network.
+  """
   if ts.batch_stats:
-    out, updates = module.apply(_variables(ts, params), x, train=True,
+    out, updates = module.apply(_variables(ts, params), *inputs, train=True,
                                 mutable=["batch_stats"])
     return out, updates["batch_stats"]
-  return module.apply(_variables(ts, params), x, train=True), ts.batch_stats
+  return module.apply(_variables(ts, params), *inputs, train=True), ts.batch_stats
 
 
 def _example_keys(key: jax.Array, offset, num: int) -> jax.Array:
@@ -184,24 +203,36 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
       return d_loss_fn(real_scores, fake_scores, real_label=real_label)
     return d_loss_fn(real_scores, fake_scores)
 
+  conditional = models.num_classes > 0
+
   def draw(key, offset, data, i):
-    """(real batch, z, per-example penalty keys) for critic update / G update i."""
-    k_data, k_z, k_gp = jax.random.split(key, 3)
+    """(real inputs, generator inputs, per-example penalty keys) for update i.
+
+    Inputs are ``(x,)`` and ``(z,)``, or ``(x, y)`` and ``(z, y_fake)`` with
+    fake labels uniform over the classes for a conditional model.
+    """
+    k_data, k_z, k_gp, k_y = jax.random.split(key, 4)
     if resident:
       keys = _example_keys(k_data, offset, batch)
       idx = jax.vmap(lambda k: jax.random.randint(k, (), 0, data["x"].shape[0]))(keys)
-      real = data["x"][idx]
+      real = tuple(data[k][idx] for k in (("x", "y") if conditional else ("x",)))
     else:
-      real = data["x"][i]
+      real = tuple(data[k][i] for k in (("x", "y") if conditional else ("x",)))
     z = jax.vmap(lambda k: jax.random.normal(k, (models.z_dim,)))(
         _example_keys(k_z, offset, batch))
-    return real, z, _example_keys(k_gp, offset, batch)
+    g_in = (z,)
+    if conditional:
+      g_in = (z, jax.vmap(lambda k: jax.random.randint(k, (), 0, models.num_classes))(
+          _example_keys(k_y, offset, batch)))
+    return real, g_in, _example_keys(k_gp, offset, batch)
 
-  def penalty(params, real, fake, gp_keys):
+  def penalty(params, real, fake, labels, gp_keys):
     # The WGAN-GP penalty with epsilon drawn per example from that example's
     # key (so it does not depend on the device split), one batched backward.
+    # A conditional critic is penalised at the fake labels (Gulrajani et al.'s
+    # conditional CIFAR-10 model interpolates the images only).
     eps = jax.vmap(lambda k: jax.random.uniform(k, (1,) * (real.ndim - 1)))(gp_keys)
-    critic = lambda x: D.apply({"params": params}, x, train=True)[0]
+    critic = lambda x: D.apply({"params": params}, x, *labels, train=True)[0]
     return losses.gradient_norm_penalty(critic, eps * real + (1 - eps) * fake,
                                         target=loss_cfg.gp_target,
                                         one_sided=loss_cfg.gp_one_sided)
@@ -212,20 +243,21 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
     g, d = state.g, state.d
     d_metrics = []
     for i in range(n_critic):
-      real, z, gp_keys = draw(keys[i], offset, data, i)
-      fake, g_stats = _apply(G, g, z)
+      real, g_in, gp_keys = draw(keys[i], offset, data, i)
+      fake, g_stats = _apply(G, g, g_in)
       fake = jax.lax.stop_gradient(fake)
       g = g.replace(batch_stats=g_stats)
+      fake_in = (fake,) + g_in[1:]
 
       def loss_fn(params):
         (real_scores, _), stats = _apply(D, d, real, params)
-        (fake_scores, _), stats = _apply(D, d.replace(batch_stats=stats), fake, params)
+        (fake_scores, _), stats = _apply(D, d.replace(batch_stats=stats), fake_in, params)
         adv = d_loss(real_scores, fake_scores)
         aux = {"d_loss": adv,
                "d_real": jnp.mean(real_scores), "d_fake": jnp.mean(fake_scores)}
         total = adv
         if gp_weight > 0:
-          aux["gp"] = penalty(params, real, fake, gp_keys)
+          aux["gp"] = penalty(params, real[0], fake, g_in[1:], gp_keys)
           total = total + gp_weight * aux["gp"]
         return total, (aux, stats)
 
@@ -233,16 +265,16 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
       d = d.apply_gradients(grads=mean(grads), batch_stats=stats)
       d_metrics.append(aux)
 
-    real, z, _ = draw(keys[n_critic], offset, data, n_critic - 1)
+    real, g_in, _ = draw(keys[n_critic], offset, data, n_critic - 1)
     real_features = None
     if fm_weight > 0:
       (_, real_features), _ = _apply(D, d, real)
       real_features = jax.lax.stop_gradient(real_features)
 
     def g_objective(params):
-      fake, g_stats = _apply(G, g, z, params)
+      fake, g_stats = _apply(G, g, g_in, params)
       # D's BatchNorm statistics are not updated by the generator's pass.
-      (fake_scores, fake_features), _ = _apply(D, d, fake)
+      (fake_scores, fake_features), _ = _apply(D, d, (fake,) + g_in[1:])
       adv = g_loss_fn(fake_scores)
       total = adv_weight * adv
       aux = {"g_loss": adv}
@@ -313,9 +345,14 @@ def make_train_step(config: ml_collections.ConfigDict, models: Models, *,
   return jax.jit(make_step_fn(config, models, resident=resident), donate_argnums=(0,))
 
 
-def generate(models: Models, state: GANState, z: jax.Array) -> jax.Array:
-  """Samples from the generator in inference mode (BatchNorm running statistics)."""
-  return models.generator.apply(_variables(state.g), z, train=False)
+def generate(models: Models, state: GANState, z: jax.Array,
+             labels: jax.Array | None = None) -> jax.Array:
+  """Samples from the generator in inference mode (BatchNorm running statistics).
+
+  `labels` [B] int: the requested classes of a conditional generator.
+  """
+  inputs = (z,) if labels is None else (z, labels)
+  return models.generator.apply(_variables(state.g), *inputs, train=False)
 
 
 def step_of(state: GANState) -> int:
@@ -379,8 +416,9 @@ class StreamedBatches:
   def __call__(self, step: int) -> dict:
     rng = np.random.default_rng([self.seed, step])
     idx = rng.integers(0, self.dataset.num_examples, self.n_critic * self.batch_size)
-    x = self.dataset.get(idx)["x"]
-    return {"x": x.reshape((self.n_critic, self.batch_size) + x.shape[1:])}
+    batch = self.dataset.get(idx)
+    return {k: v.reshape((self.n_critic, self.batch_size) + v.shape[1:])
+            for k, v in batch.items()}
 
 
 class _GracefulInterrupt:
@@ -468,7 +506,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     raise UserError("train.num_seeds: several seeds need a dataset that fits on the device "
                     "(dataset.max_resident_mb); streamed batches would be shared by all seeds")
   if resident:
-    device_data = runner.put_data({"x": dataset.all()["x"]})
+    arrays = dataset.all()
+    device_data = runner.put_data(
+        {k: arrays[k] for k in (("x", "y") if models.num_classes else ("x",))})
     next_data = lambda step: device_data
   else:
     stream = StreamedBatches(dataset, config.seed, config.train.batch_size,
@@ -479,10 +519,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   num_samples = (config.num_sample_images if dataset.kind == "image"
                  else config.num_sample_points)
+  ncols = None
+  fixed_labels = None
+  if models.num_classes:
+    # One row per class: num_classes rows of num_classes samples.
+    ncols = models.num_classes
+    num_samples = ncols * ncols
+    fixed_labels = jnp.repeat(jnp.arange(ncols), ncols)
   fixed_z = jax.random.normal(sample_key, (num_samples, models.z_dim))
   # Samples, in-training evaluation: replica 0 when several seeds train at once.
   first = (lambda s: jax.tree.map(lambda x: x[0], s)) if num_seeds > 1 else (lambda s: s)
-  sample_fn = jax.jit(lambda s, z: generate(models, s, z))
+  sample_fn = jax.jit(lambda s, z: generate(models, s, z, fixed_labels))
   real_points = dataset.get(np.arange(min(dataset.num_examples, num_samples)))["x"] \
       if dataset.kind == "points" else None
 
@@ -501,7 +548,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   def run_eval(s: GANState) -> None:
     # Same latents at every evaluation, so the curve shows the generator changing.
-    row = {"step": int(s.step), **evaluator(s, eval_key, config.eval.num_samples_train,
+    row = {"step": step_of(s), **evaluator(s, eval_key, config.eval.num_samples_train,
                                            config.eval.truncation)}
     eval_history.append(row)
     _write_rows(eval_path, eval_history)
@@ -511,9 +558,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   def write_samples(s: GANState) -> None:
     out = np.asarray(sample_fn(s, fixed_z))
-    path = os.path.join(workdir, "samples", f"step_{int(s.step):07d}.png")
+    path = os.path.join(workdir, "samples", f"step_{step_of(s):07d}.png")
     if dataset.kind == "image":
-      plots.save_image_grid(out, path)
+      plots.save_image_grid(out, path, ncols=ncols)
     else:
       plots.save_scatter(out, path, reference=real_points)
     plots.save_metric_plot(history, os.path.join(workdir, "losses.png"))

@@ -10,7 +10,7 @@ from gans_jax import nets
 from gans_jax.nets.dcgan import num_stages
 
 
-@pytest.mark.parametrize("resolution,channels", [(8, 1), (16, 1), (32, 3), (64, 3)])
+@pytest.mark.parametrize("resolution,channels", [(8, 1), (16, 3)])
 def test_dcgan_shapes_for_every_resolution(resolution, channels):
   g = nets.DCGANGenerator(resolution=resolution, channels=channels, width=8)
   d = nets.DCGANDiscriminator(resolution=resolution, width=8, norm="batch")
@@ -24,6 +24,21 @@ def test_dcgan_shapes_for_every_resolution(resolution, channels):
   chex.assert_shape(scores, (3,))
   # Penultimate features: the 4x4 map of the last stage, flattened.
   chex.assert_shape(features, (3, 4 * 4 * 8 * 2 ** (num_stages(resolution) - 1)))
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_dcgan_large_resolutions_have_the_right_shapes(resolution):
+  # Abstract evaluation only: the arithmetic of shapes without compiling.
+  g = nets.DCGANGenerator(resolution=resolution, channels=3, width=8)
+  d = nets.DCGANDiscriminator(resolution=resolution, width=8, norm="layer")
+  z = jax.ShapeDtypeStruct((2, 16), jnp.float32)
+  gv = jax.eval_shape(lambda z: g.init(jax.random.PRNGKey(0), z, train=False), z)
+  x = jax.eval_shape(lambda v, z: g.apply(v, z, train=False), gv, z)
+  assert x.shape == (2, resolution, resolution, 3)
+  dv = jax.eval_shape(lambda x: d.init(jax.random.PRNGKey(0), x), x)
+  scores, features = jax.eval_shape(lambda v, x: d.apply(v, x), dv, x)
+  assert scores.shape == (2,)
+  assert features.shape == (2, 4 * 4 * 8 * 2 ** (num_stages(resolution) - 1))
 
 
 def test_dcgan_stage_count_follows_resolution():

@@ -179,7 +179,7 @@ def test_check_config_names_each_bad_field():
 def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
   """num_seeds=2 trains replicas whose parameters are those of runs with seed 0 and 1."""
   def config(seed=0, num_seeds=1):
-    c = tiny_dcgan(data_dir, num_steps=3)
+    c = tiny_dcgan(data_dir, num_steps=2)
     c.seed, c.train.num_seeds = seed, num_seeds
     c.optimizer.g = optimizer_config("sgd", 0.05)  # see tests/parallel_equivalence.py
     c.optimizer.d = optimizer_config("sgd", 0.05)

@@ -5,10 +5,15 @@ the penultimate features ``(B, F)`` that feature matching (Salimans et al. 2016)
 needs.
 """
 
+from gans_jax.nets.conditional import (ConcatDCGANDiscriminator, ConditionalDCGANGenerator,
+                                       ProjectionDCGANDiscriminator)
 from gans_jax.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gans_jax.nets.mlp import MLPDiscriminator, MLPGenerator
 
 __all__ = [
+    "ConcatDCGANDiscriminator",
+    "ConditionalDCGANGenerator",
+    "ProjectionDCGANDiscriminator",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
