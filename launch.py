@@ -22,6 +22,17 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
 
 
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False,
+    "Multi-host: call jax.distributed.initialize() before anything else (on TPU pods and "
+    "SLURM/Open MPI clusters it finds the other processes itself; elsewhere pass the three "
+    "flags below). Every process runs the same command.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None,
+                                   "host:port of process 0 (with --distributed).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes (with --distributed).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (with --distributed).")
+
+
 def _fail(message: str, code: int = 2) -> None:
   print(f"error: {message}", file=sys.stderr)
   sys.exit(code)
@@ -47,6 +58,20 @@ def main(argv) -> None:
   config_path = flags.FLAGS["config"].config_filename
   name = os.path.splitext(os.path.basename(config_path))[0]
   workdir = _WORKDIR.value or os.path.join("runs", name)
+
+  if _DISTRIBUTED.value:
+    import jax
+    try:
+      jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                                 num_processes=_NUM_PROCESSES.value,
+                                 process_id=_PROCESS_ID.value)
+    except (ValueError, RuntimeError) as e:
+      _fail(f"--distributed: jax.distributed.initialize failed "
+            f"({' '.join(str(e).split())[:200]}); pass --coordinator_address, "
+            f"--num_processes and --process_id, or run without --distributed")
+  elif any(f.present for f in (flags.FLAGS["coordinator_address"], flags.FLAGS["num_processes"],
+                               flags.FLAGS["process_id"])):
+    _fail("--coordinator_address/--num_processes/--process_id need --distributed")
 
   # Imported after flag parsing so `--help` and flag errors stay fast.
   from gans_jax.errors import UserError

@@ -1,11 +1,32 @@
-"""Training throughput per experiment config: compile time, steps/s, images/s, GFLOP/s.
+"""Training throughput: compile time, steps/s, images/s and GFLOP/s, on 1 and N devices.
 
-  python benchmarks/throughput.py                       # every experiments/*.py
-  python benchmarks/throughput.py --configs wgan_gp dcgan --steps 50
+  python benchmarks/throughput.py                                  # every experiments/*.py, 1 device
+  python benchmarks/throughput.py --configs wgan_gp dcgan --steps 50 --devices 1 4
+  python benchmarks/throughput.py --workload dcgan_wgan_gp_32 --steps 5
+  python benchmarks/throughput.py --workload pacgan_mlp --steps 2000
 
-images/s counts the real images the critic sees: steps/s x batch_size x n_critic.
-GFLOP/s is XLA's cost-analysis FLOP count of one compiled step divided by its
-measured time. Each config ends with one JSON line.
+Workloads are the two rows of the speed table in issue 6, measured on the
+same networks and batch as the PyTorch reference:
+
+* ``dcgan_wgan_gp_32``: experiments/wgan_gp.py at 32x32x1, z 128, width 64,
+  batch 64, n_critic 5 (reference: PyTorch 1.86 s/step, goal <= 1.5 s/step);
+* ``pacgan_mlp``: experiments/gan_mlp.py (PacGAN's 4x400 BatchNorm generator,
+  3x200 maxout critic), batch 100, one D and one G update per step
+  (reference: PyTorch 45 steps/s, goal >= 70 steps/s).
+
+Each measurement ends with one JSON line ``{"workload" (or "config"),
+"devices", "compile_s", "steps_per_s", "images_per_s", "gflop_per_s", ...}``.
+``--devices 1 4`` adds rows on 4 forced host devices
+(``XLA_FLAGS=--xla_force_host_platform_device_count=4``, in a child process,
+since the device count is fixed when JAX starts): the global batch is split
+over the devices with the config's `parallel.backend`. On a 2-core CPU the
+forced devices share the same two cores, so those rows measure the overhead
+of the data-parallel program, not a speed-up.
+
+images/s counts the real images the critic sees: steps/s x batch x n_critic.
+GFLOP/s is XLA's cost-analysis FLOP count of one compiled step (all devices)
+times the measured steps/s. ``--steps_per_call K`` fuses K steps into one
+call (`train.steps_per_call`); steps/s always counts training steps.
 """
 
 import argparse
@@ -13,70 +34,151 @@ import glob
 import importlib
 import json
 import os
+import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gans_jax import train  # noqa: E402
-from gans_jax.data import load_dataset  # noqa: E402
+WORKLOADS = ("dcgan_wgan_gp_32", "pacgan_mlp")
 
 
-def measure(name: str, steps: int, data_dir=None) -> dict:
-  config = importlib.import_module(f"experiments.{name}").get_config()
+def workload_config(name: str):
+  """The config of a named workload (issue 6's speed table)."""
+  if name == "dcgan_wgan_gp_32":
+    config = importlib.import_module("experiments.wgan_gp").get_config()
+    config.dataset.resolution = 32
+    config.model.z_dim = 128
+    config.model.g_width = config.model.d_width = 64
+    config.train.batch_size = 64
+    config.train.n_critic = 5
+    return config
+  if name == "pacgan_mlp":
+    config = importlib.import_module("experiments.gan_mlp").get_config()
+    config.train.batch_size = 100
+    config.train.n_critic = 1
+    return config
+  raise SystemExit(f"error: --workload: {name!r} is not one of {', '.join(WORKLOADS)}")
+
+
+def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) -> dict:
+  import jax
+  import numpy as np
+
+  from gans_jax import train
+  from gans_jax.data import load_dataset
+
   if data_dir:
     config.dataset.data_dir = data_dir
+  devices = jax.local_devices()[:num_devices]
+  if len(devices) < num_devices:
+    raise SystemExit(f"error: --devices: {num_devices} requested, {len(devices)} present")
   dataset = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir,
                          resolution=config.dataset.resolution)
-  models = train.build_models(config, dataset)
-  init_key, train_key, _ = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-  state = train.create_train_state(config, models, dataset.example_shape, init_key)
-  data = {"x": jax.device_put(dataset.all()["x"])}
-  step = train.make_train_step(config, models, resident=True)
+  models, runner = train.make_runner(
+      config, lambda axis: train.build_models(config, dataset, axis), resident=True,
+      devices=devices)
+  init_key, train_key, _ = train.seed_keys(config.seed)
+  state = runner.put_state(train.create_train_state(config, models, dataset.example_shape,
+                                                    init_key))
+  data = runner.put_data({"x": dataset.all()["x"]})
+  per_call = config.train.steps_per_call
+  fused = per_call > 1
 
   t0 = time.perf_counter()
-  compiled = step.lower(state, data, train_key).compile()
+  compiled = runner.lower(state, data, train_key, fused=fused).compile()
   compile_s = time.perf_counter() - t0
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float(cost.get("flops", np.nan)) if cost else np.nan
+
+  def step_flops(c) -> float:
+    cost = c.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    flops = float(cost.get("flops", np.nan)) if cost else np.nan
+    # pmap's cost analysis is of the per-device program.
+    return flops * len(devices) if runner.backend == "pmap" else flops
+
+  # XLA's cost analysis counts a while loop's body once, so the FLOPs of a
+  # fused call come from the one-step program.
+  flops = step_flops(runner.lower(state, data, train_key).compile() if fused else compiled)
 
   state, metrics = compiled(state, data, train_key)  # warm-up
   jax.block_until_ready(metrics)
+  calls = max(1, steps // per_call)
   t0 = time.perf_counter()
-  for _ in range(steps):
+  for _ in range(calls):
     state, metrics = compiled(state, data, train_key)
-  jax.block_until_ready(metrics)
+  jax.block_until_ready((state, metrics))
   elapsed = time.perf_counter() - t0
-  steps_per_s = steps / elapsed
+  steps_per_s = calls * per_call / elapsed
   return {
-      "config": name, "devices": 1, "backend": jax.default_backend(),
+      **label, "devices": len(devices), "backend": runner.backend,
+      "platform": jax.default_backend(), "steps_per_call": per_call,
       "compile_s": round(compile_s, 2), "steps_per_s": round(steps_per_s, 3),
+      "s_per_step": round(1 / steps_per_s, 4),
       "images_per_s": round(steps_per_s * config.train.batch_size * config.train.n_critic, 1),
       "gflop_per_step": round(flops / 1e9, 3),
       "gflop_per_s": round(flops / 1e9 * steps_per_s, 2),
   }
 
 
+def _print(r: dict) -> None:
+  name = r.get("workload") or r.get("config")
+  print(f"{name:<18} {r['devices']:>3} {r['compile_s']:>9.2f} {r['steps_per_s']:>9.2f} "
+        f"{r['s_per_step']:>8.3f} {r['images_per_s']:>10.0f} {r['gflop_per_step']:>10.3f} "
+        f"{r['gflop_per_s']:>8.2f}")
+  print(json.dumps(r), flush=True)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   all_configs = sorted(os.path.basename(p)[:-3]
                        for p in glob.glob(os.path.join(ROOT, "experiments", "*.py")))
-  parser.add_argument("--configs", nargs="*", default=all_configs)
-  parser.add_argument("--steps", type=int, default=20, help="timed steps per config")
+  parser.add_argument("--configs", nargs="*", default=None,
+                      help="experiment configs (default: all GAN configs)")
+  parser.add_argument("--workload", choices=WORKLOADS, default=None,
+                      help="one row of issue 6's speed table instead of the configs")
+  parser.add_argument("--steps", type=int, default=20, help="timed steps per row")
+  parser.add_argument("--steps_per_call", type=int, default=None,
+                      help="steps fused per call (default: the config's train.steps_per_call)")
+  parser.add_argument("--devices", type=int, nargs="*", default=[1],
+                      help="device counts; N > 1 runs on N forced host devices")
+  parser.add_argument("--backend", choices=("pmap", "shard_map"), default=None)
   parser.add_argument("--data_dir", default=None)
+  parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
-  print(f"{'config':<10} {'compile s':>9} {'steps/s':>9} {'images/s':>10} {'GFLOP/step':>10} "
-        f"{'GFLOP/s':>8}")
-  for name in args.configs:
-    r = measure(name, args.steps, args.data_dir)
-    print(f"{r['config']:<10} {r['compile_s']:>9.2f} {r['steps_per_s']:>9.2f} "
-          f"{r['images_per_s']:>10.0f} {r['gflop_per_step']:>10.3f} {r['gflop_per_s']:>8.2f}")
-    print(json.dumps(r), flush=True)
+
+  if args.workload:
+    jobs = [({"workload": args.workload}, lambda: workload_config(args.workload))]
+  else:
+    names = args.configs or all_configs
+    def load(name):
+      return lambda: importlib.import_module(f"experiments.{name}").get_config()
+    jobs = [({"config": n}, load(n)) for n in names]
+    jobs = [(label, fn) for label, fn in jobs if fn().get("task", "gan") == "gan"]
+
+  if args._child is None:
+    print(f"{'row':<18} {'dev':>3} {'compile s':>9} {'steps/s':>9} {'s/step':>8} "
+          f"{'images/s':>10} {'GFLOP/step':>10} {'GFLOP/s':>8}", flush=True)
+  for n in args.devices:
+    if n > 1 and args._child is None:
+      # A child process: the forced device count is read when JAX initialises.
+      argv = [a for a in sys.argv[1:]]
+      i = argv.index("--devices")
+      j = i + 1
+      while j < len(argv) and not argv[j].startswith("--"):
+        j += 1
+      argv = argv[:i] + argv[j:] + ["--devices", str(n), "--_child", str(n)]
+      env = {**os.environ, "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") +
+                                         f" --xla_force_host_platform_device_count={n}")}
+      subprocess.run([sys.executable, os.path.abspath(__file__), *argv], env=env, check=True)
+      continue
+    for label, config_fn in jobs:
+      config = config_fn()
+      if args.steps_per_call:
+        config.train.steps_per_call = args.steps_per_call
+      if args.backend:
+        config.parallel.backend = args.backend
+      _print(measure(config, label, args.steps, n, args.data_dir))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.loss.real_label = 1.0        # 0.9: one-sided label smoothing (minimax family)
   config.loss.feature_matching = 0.0  # weight of feature matching in the G loss
   config.loss.adversarial_weight = 1.0  # weight of the adversarial G loss (0 + FM: pure FM)
+  # Supervised disentanglement (labelled images): z[:, :K] carries the class
+  # y = argmax z[:, :K], and G pays this weight times the domain classifier's
+  # cross-entropy of G(z) against y (classifier from eval.classifier_dir).
+  config.loss.disentangle = 0.0
 
   # Optimizers
   config.optimizer = ml_collections.ConfigDict()
@@ -73,6 +77,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.batch_size = 64
   config.train.n_critic = 1
   config.train.num_seeds = 1  # > 1: independent replicas (init and noise) vmapped in one program
+  # Steps fused into one compiled call (lax.scan); the loop logs, samples and
+  # checkpoints only at multiples of it. 1: one call per step.
+  config.train.steps_per_call = 1
 
   # Devices: pmap (default) or shard_map over all local devices; one device runs plain jit.
   config.parallel = ml_collections.ConfigDict()
@@ -135,6 +142,8 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   _require(train.num_seeds >= 1, "train.num_seeds", f"must be >= 1, got {train.num_seeds}")
   _require(train.num_seeds == 1 or num_devices == 1, "train.num_seeds",
            "several seeds run vmapped on one device; use one device (or num_seeds=1)")
+  _require(train.steps_per_call >= 1, "train.steps_per_call",
+           f"must be >= 1, got {train.steps_per_call}")
   _require(train.batch_size >= 1, "train.batch_size", f"must be >= 1, got {train.batch_size}")
   _require(train.batch_size % num_devices == 0, "train.batch_size",
            f"{train.batch_size} is not divisible by the {num_devices} devices")
@@ -159,5 +168,10 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
            f"must be >= 2, got {config.eval.num_samples}")
   _require(config.eval.truncation is None or config.eval.truncation > 0, "eval.truncation",
            f"must be > 0 or None, got {config.eval.truncation}")
+  _require(loss.disentangle >= 0, "loss.disentangle",
+           f"must be >= 0, got {loss.disentangle}")
+  _require(loss.disentangle == 0 or config.model.conditional == "none", "loss.disentangle",
+           "ties z coordinates to the class, which a conditional generator takes as input; "
+           "use model.conditional='none'")
   _require(loss.feature_matching >= 0, "loss.feature_matching",
            f"must be >= 0, got {loss.feature_matching}")

@@ -31,22 +31,41 @@ def _stacked_sharding(devices) -> NamedSharding:
   return NamedSharding(Mesh(np.array(list(devices)), ("devices",)), P("devices"))
 
 
+def multi_process() -> bool:
+  """Several JAX processes (hosts) after `jax.distributed.initialize()`."""
+  return jax.process_count() > 1
+
+
 def replicate(tree, devices):
   """Stacks a copy of `tree` on each device (pmap layout)."""
-  n, sharding = len(devices), _stacked_sharding(devices)
-  return jax.tree.map(
-      lambda x: jax.device_put(np.broadcast_to(np.asarray(x)[None], (n,) + np.shape(x)),
-                               sharding), tree)
+  n = len(devices)
+  stack = lambda x: np.broadcast_to(np.asarray(x)[None], (n,) + np.shape(x))
+  if multi_process():
+    # pmap over all hosts' devices takes each process's [local devices, ...]
+    # host arrays and places them itself.
+    return jax.tree.map(stack, tree)
+  sharding = _stacked_sharding(devices)
+  return jax.tree.map(lambda x: jax.device_put(stack(x), sharding), tree)
 
 
 def shard_leading(tree, devices):
   """Places [devices, ...] arrays one slice per device (pmap layout)."""
+  if multi_process():
+    return jax.tree.map(np.asarray, tree)
   return jax.device_put(tree, _stacked_sharding(devices))
 
 
+def _local_copy(x, stacked: bool):
+  # The first local device's copy: works for arrays spanning several hosts
+  # (not fully addressable), where x[0] would need the other hosts' data.
+  if isinstance(x, jax.Array):
+    x = x.addressable_data(0)
+  return x[0] if stacked else x
+
+
 def unreplicate(tree):
-  """The first replica of a pmap-replicated tree."""
-  return jax.tree.map(lambda x: x[0], tree)
+  """The first replica of a pmap-replicated tree (this process's first device)."""
+  return jax.tree.map(lambda x: _local_copy(x, True), tree)
 
 
 class Runner:
@@ -58,62 +77,117 @@ class Runner:
     devices: the devices to run on (one for 'jit').
     streamed: data is ``{'x': [n_critic, B, ...]}`` per step (split over devices
       along B) rather than the whole resident dataset (replicated).
+    steps_per_call: > 1 also compiles `fuse_steps(step_fn, steps_per_call)`,
+      run by ``step(..., fused=True)``; its streamed data is
+      ``[steps_per_call, n_critic, B, ...]``.
   """
 
-  def __init__(self, step_fn: Callable, backend: str, devices, streamed: bool):
+  def __init__(self, step_fn: Callable, backend: str, devices, streamed: bool,
+               steps_per_call: int = 1):
     self.backend, self.devices, self.streamed = backend, list(devices), streamed
-    n = len(self.devices)
-    if backend == "jit":
-      self._step = jax.jit(step_fn, donate_argnums=(0,))
-    elif backend == "pmap":
-      self._step = jax.pmap(step_fn, axis_name=AXIS, in_axes=(0, 0, None),
-                            donate_argnums=(0,), devices=self.devices)
-    elif backend == "shard_map":
-      self.mesh = Mesh(np.array(self.devices), (AXIS,))
-      data_spec = P(None, AXIS) if streamed else P()
-      # check_vma=False: with it on, the gradient with respect to replicated
-      # params comes back already summed over devices (the transpose of the
-      # implicit broadcast), and the step's own pmean would then average N
-      # copies of the sum. Off, shard_map's collectives match pmap's, so one
-      # per-device function serves both.
-      mapped = jax.shard_map(step_fn, mesh=self.mesh, in_specs=(P(), data_spec, P()),
-                             out_specs=(P(), P()), check_vma=False)
-      self._step = jax.jit(mapped, donate_argnums=(0,))
-      self._replicated = NamedSharding(self.mesh, P())
-      self._data_sharding = NamedSharding(self.mesh, data_spec)
-    else:
+    self.num_devices = len(self.devices)
+    self.steps_per_call = int(steps_per_call)
+    if backend not in ("jit",) + BACKENDS:
       raise ValueError(f"unknown backend {backend!r}")
-    self.num_devices = n
+    if backend == "shard_map":
+      # Multi-host: one mesh over every process's devices; each process feeds
+      # its local part (`_global`).
+      mesh_devices = jax.devices() if multi_process() else self.devices
+      self.mesh = Mesh(np.array(mesh_devices), (AXIS,))
+      self._replicated = NamedSharding(self.mesh, P())
+    self._step = self._compile(step_fn, batch_axis=1)
+    self._fused = None
+    if self.steps_per_call > 1:
+      self._fused = self._compile(
+          fuse_steps(step_fn, self.steps_per_call, scan_data=streamed), batch_axis=2)
+
+  def _data_spec(self, batch_axis: int) -> P:
+    return P(*([None] * batch_axis), AXIS) if self.streamed else P()
+
+  def _compile(self, fn: Callable, batch_axis: int) -> Callable:
+    if self.backend == "jit":
+      return jax.jit(fn, donate_argnums=(0,))
+    if self.backend == "pmap":
+      # Multi-host: pmap over all devices of all processes (devices=None), each
+      # process passing [local devices, ...] arrays; collectives span hosts.
+      return jax.pmap(fn, axis_name=AXIS, in_axes=(0, 0, None), donate_argnums=(0,),
+                      devices=None if multi_process() else self.devices)
+    # check_vma=False: with it on, the gradient with respect to replicated
+    # params comes back already summed over devices (the transpose of the
+    # implicit broadcast), and the step's own pmean would then average N
+    # copies of the sum. Off, shard_map's collectives match pmap's, so one
+    # per-device function serves both.
+    mapped = jax.shard_map(fn, mesh=self.mesh,
+                           in_specs=(P(), self._data_spec(batch_axis), P()),
+                           out_specs=(P(), P()), check_vma=False)
+    return jax.jit(mapped, donate_argnums=(0,))
 
   def put_state(self, state):
     if self.backend == "pmap":
       return replicate(state, self.devices)
     if self.backend == "shard_map":
-      return jax.device_put(state, self._replicated)
+      return self._global(state, self._replicated)
     return state
+
+  def _global(self, tree, sharding):
+    if multi_process():
+      return jax.tree.map(
+          lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree)
+    return jax.device_put(tree, sharding)
 
   def get_state(self, state):
     """The state as one device's copy (for sampling, checkpoints, evaluation)."""
-    return unreplicate(state) if self.backend == "pmap" else state
+    if self.backend == "pmap":
+      return unreplicate(state)
+    if self.backend == "shard_map" and multi_process():
+      return jax.tree.map(lambda x: _local_copy(x, False), state)
+    return state
 
-  def put_data(self, data: dict) -> dict:
+  def put_data(self, data: dict, fused: bool = False) -> dict:
+    """Places resident data, or one call's streamed batches ([n_critic, B, ...],
+    with a leading [steps_per_call] axis when `fused`)."""
+    batch_axis = 2 if fused else 1
     if self.backend == "pmap":
       if not self.streamed:
         return replicate(data, self.devices)
       n = self.num_devices
-      # [n_critic, B, ...] -> [devices, n_critic, B / devices, ...]
-      split = lambda x: np.moveaxis(
-          x.reshape((x.shape[0], n, x.shape[1] // n) + x.shape[2:]), 1, 0)
-      return shard_leading(jax.tree.map(lambda x: split(np.asarray(x)), data), self.devices)
+
+      def split(x):  # [..., B, ...] -> [devices, ..., B / devices, ...]
+        x = np.asarray(x)
+        shape = x.shape[:batch_axis] + (n, x.shape[batch_axis] // n) + x.shape[batch_axis + 1:]
+        return np.moveaxis(x.reshape(shape), batch_axis, 0)
+
+      return shard_leading(jax.tree.map(split, data), self.devices)
     if self.backend == "shard_map":
-      return jax.device_put(data, self._data_sharding)
+      return self._global(data, NamedSharding(self.mesh, self._data_spec(batch_axis)))
     return jax.device_put(data)
 
-  def step(self, state, data, key) -> tuple[Any, dict]:
-    state, metrics = self._step(state, data, key)
+  def step(self, state, data, key, fused: bool = False) -> tuple[Any, dict]:
+    """One step, or `steps_per_call` steps in one call when `fused`."""
+    state, metrics = (self._fused if fused else self._step)(state, data, key)
     if self.backend == "pmap":
       metrics = unreplicate(metrics)
+    elif self.backend == "shard_map" and multi_process():
+      metrics = jax.tree.map(lambda x: _local_copy(x, False), metrics)
     return state, metrics
 
-  def lower(self, state, data, key):
-    return self._step.lower(state, data, key)
+  def lower(self, state, data, key, fused: bool = False):
+    return (self._fused if fused else self._step).lower(state, data, key)
+
+
+def fuse_steps(step_fn: Callable, num_steps: int, *, scan_data: bool) -> Callable:
+  """`num_steps` consecutive calls of `step_fn` as one program (a `lax.scan`).
+
+  ``fused(state, data, key)`` equals applying ``step_fn(state, data_i, key)``
+  `num_steps` times (each step folds its own step count into `key`), with
+  ``data_i = data[i]`` when `scan_data` (host-streamed batches, one slice per
+  step) and ``data`` itself otherwise (a resident dataset). Returns the final
+  state and the metrics of the last step, so a log row is the same fused or
+  not. Fusing saves the per-call dispatch and host sync of small steps.
+  """
+  def fused(state, data, key):
+    def body(s, d):
+      return step_fn(s, d if scan_data else data, key)
+    state, metrics = jax.lax.scan(body, state, data if scan_data else None, length=num_steps)
+    return state, jax.tree.map(lambda m: m[-1], metrics)
+  return fused

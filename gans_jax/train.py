@@ -168,7 +168,8 @@ def _example_keys(key: jax.Array, offset, num: int) -> jax.Array:
 
 
 def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident: bool,
-                 axis_name: str | None = None, num_shards: int = 1) -> Callable:
+                 axis_name: str | None = None, num_shards: int = 1,
+                 label_classifier: Callable | None = None) -> Callable:
   """The pure per-device step ``(state, data, key) -> (state, metrics)`` (not compiled).
 
   Args:
@@ -182,6 +183,12 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
     axis_name: the device axis the gradients, metrics and BatchNorm statistics
       are averaged over (None on one device).
     num_shards: devices the global batch ``train.batch_size`` is split over.
+    label_classifier: ``images -> logits [B, K]`` (frozen, parameters closed
+      over), needed when ``loss.disentangle > 0``: supervised disentanglement
+      ties z[:, :K] to the class ``y = argmax_k z[:, k]`` and adds
+      ``loss.disentangle * CE(label_classifier(G(z)), y)`` to the G loss, so
+      raising coordinate k makes a class-k image. y is a function of z, so the
+      prior stays N(0, I) and prior samples cover the classes uniformly.
 
   The ``n_critic`` discriminator updates are unrolled at trace time: on XLA:CPU
   a ``lax.scan`` over five DCGAN WGAN-GP critic updates was measured 9x slower
@@ -197,6 +204,9 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
   adv_weight = float(loss_cfg.adversarial_weight)
   G, D = models.generator, models.discriminator
   mean = (lambda t: jax.lax.pmean(t, axis_name)) if axis_name else (lambda t: t)
+  dis_weight = float(loss_cfg.get("disentangle", 0.0))
+  if dis_weight > 0 and label_classifier is None:
+    raise ValueError("loss.disentangle > 0 needs a label_classifier")
 
   def d_loss(real_scores, fake_scores):
     if d_loss_fn is losses.minimax_discriminator_loss:
@@ -283,6 +293,13 @@ def make_step_fn(config: ml_collections.ConfigDict, models: Models, *, resident:
         fm = losses.feature_matching_loss(real_features, fake_features)
         aux["feature_matching"] = fm
         total = total + fm_weight * fm
+      if dis_weight > 0:
+        logits = label_classifier(fake)
+        z = g_in[0]
+        labels = jnp.argmax(z[:, :logits.shape[-1]], axis=-1)
+        ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+        aux["disentangle"] = ce
+        total = total + dis_weight * ce
       return total, (aux, g_stats)
 
     grads, (g_aux, g_stats) = jax.grad(g_objective, has_aux=True)(g.params)
@@ -316,27 +333,34 @@ def init_states(config, models: Models, example_shape, init_key, num_seeds: int 
 
 
 def make_runner(config: ml_collections.ConfigDict, models_fn: Callable, *, resident: bool,
-                devices=None):
+                devices=None, extra_inputs: dict | None = None):
   """(models, Runner) for `config.parallel.backend` over `devices` (default: all local).
 
   `models_fn(axis_name)` builds the models; on one device the plain jitted step
-  runs (no collectives), which is what pmap over one device computes.
+  runs (no collectives), which is what pmap over one device computes. With
+  several processes (multi-host) the step maps over every process's devices
+  and the global batch is split over all of them. `extra_inputs`: keyword
+  arguments of `make_step_fn` beyond the config (e.g. ``label_classifier``).
+  The runner also compiles `train.steps_per_call` steps fused into one call.
   """
   devices = list(devices if devices is not None else jax.local_devices())
   num_seeds = config.train.num_seeds
+  kw = dict(streamed=not resident, steps_per_call=config.train.steps_per_call)
+  extra = extra_inputs or {}
   if num_seeds > 1:
     # Independent replicas in one program: state and key batched, data shared.
     models = models_fn(None)
-    fn = jax.vmap(make_step_fn(config, models, resident=resident), in_axes=(0, None, 0))
-    return models, parallel.Runner(fn, "jit", devices[:1], streamed=not resident)
-  if len(devices) == 1:
+    fn = jax.vmap(make_step_fn(config, models, resident=resident, **extra),
+                  in_axes=(0, None, 0))
+    return models, parallel.Runner(fn, "jit", devices[:1], **kw)
+  if len(devices) == 1 and not parallel.multi_process():
     models = models_fn(None)
-    fn = make_step_fn(config, models, resident=resident)
-    return models, parallel.Runner(fn, "jit", devices, streamed=not resident)
+    fn = make_step_fn(config, models, resident=resident, **extra)
+    return models, parallel.Runner(fn, "jit", devices, **kw)
   models = models_fn(parallel.AXIS)
   fn = make_step_fn(config, models, resident=resident, axis_name=parallel.AXIS,
-                    num_shards=len(devices))
-  return models, parallel.Runner(fn, config.parallel.backend, devices, streamed=not resident)
+                    num_shards=len(devices) * jax.process_count(), **extra)
+  return models, parallel.Runner(fn, config.parallel.backend, devices, **kw)
 
 
 def make_train_step(config: ml_collections.ConfigDict, models: Models, *,
@@ -406,19 +430,24 @@ class StreamedBatches:
   """Host-side batches for datasets too large for the device.
 
   Indices for step s come from ``numpy.random.default_rng([seed, s])``, so a
-  resumed run reads exactly the batches an uninterrupted one would.
+  resumed run reads exactly the batches an uninterrupted one would. With
+  several processes (multi-host) each reads only its own contiguous slice of
+  every global batch: process p of P gets examples [p B/P, (p+1) B/P).
   """
 
-  def __init__(self, dataset: Dataset, seed: int, batch_size: int, n_critic: int):
+  def __init__(self, dataset: Dataset, seed: int, batch_size: int, n_critic: int,
+               process_index: int = 0, process_count: int = 1):
     self.dataset, self.seed = dataset, seed
     self.batch_size, self.n_critic = batch_size, n_critic
+    self.process_index, self.process_count = process_index, process_count
 
   def __call__(self, step: int) -> dict:
     rng = np.random.default_rng([self.seed, step])
-    idx = rng.integers(0, self.dataset.num_examples, self.n_critic * self.batch_size)
-    batch = self.dataset.get(idx)
-    return {k: v.reshape((self.n_critic, self.batch_size) + v.shape[1:])
-            for k, v in batch.items()}
+    idx = rng.integers(0, self.dataset.num_examples, (self.n_critic, self.batch_size))
+    local = self.batch_size // self.process_count
+    idx = idx[:, self.process_index * local:(self.process_index + 1) * local]
+    batch = self.dataset.get(idx.reshape(-1))
+    return {k: v.reshape((self.n_critic, local) + v.shape[1:]) for k, v in batch.items()}
 
 
 class _GracefulInterrupt:
@@ -474,6 +503,44 @@ def _write_rows(path: str, rows: list) -> None:
   os.replace(tmp, path)
 
 
+class _NullLog:
+  """Stands in for metrics.jsonl on processes other than 0 (they write nothing)."""
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+  def write(self, text: str) -> None:
+    del text
+
+  def flush(self) -> None:
+    pass
+
+
+def _label_classifier(config: ml_collections.ConfigDict, dataset: Dataset) -> Callable:
+  """The frozen domain classifier as ``images -> logits`` for `loss.disentangle`."""
+  from gans_jax.classifier import load_classifier  # imports data, not train
+  from gans_jax.evaluate import classifier_dir
+  if dataset.kind != "image" or not dataset.num_classes:
+    raise UserError(f"loss.disentangle: needs a labelled image dataset; {dataset.name!r} "
+                    "has no class labels")
+  clf = load_classifier(classifier_dir(config), config.dataset.name)
+  if config.model.z_dim < clf.num_classes:
+    raise UserError(f"loss.disentangle: ties z[:, :{clf.num_classes}] to the classes, so "
+                    f"model.z_dim must be >= {clf.num_classes}, got {config.model.z_dim}")
+  res = clf.resolution
+
+  def logits(images):
+    if images.shape[1] != res:
+      images = jax.image.resize(images, images.shape[:1] + (res, res) + images.shape[3:],
+                                "bilinear")
+    return clf.apply(images)[0]
+
+  return logits
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        progress: bool = True) -> GANState:
   """Trains from `config`, writing config, metrics, samples, plots and checkpoints to `workdir`.
@@ -481,17 +548,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   Re-running with the same workdir resumes from the latest checkpoint. Raises
   `UserError` for bad configs or data, `TrainingDiverged` on a non-finite loss.
   """
-  check_config(config, num_devices=jax.local_device_count())
+  check_config(config, num_devices=jax.device_count())
+  # Multi-host: every process trains; only process 0 writes logs, samples and
+  # evaluations (orbax coordinates the checkpoint writes of all processes).
+  is_main = jax.process_index() == 0
   dataset = load_dataset(config.dataset.name, split="train",
                          data_dir=config.dataset.data_dir,
                          resolution=config.dataset.resolution)
   nbytes = dataset.num_examples * int(np.prod(dataset.example_shape)) * 4
   resident = nbytes <= config.dataset.max_resident_mb * 2**20
+  extra = {}
+  if config.loss.disentangle > 0:
+    extra["label_classifier"] = _label_classifier(config, dataset)
   models, runner = make_runner(config, lambda axis: build_models(config, dataset, axis),
-                               resident=resident)
-  os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
+                               resident=resident, extra_inputs=extra)
+  if is_main:
+    os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2))
 
   num_seeds = config.train.num_seeds
   init_key, train_key, sample_key = seed_keys(config.seed, num_seeds)
@@ -509,11 +583,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     arrays = dataset.all()
     device_data = runner.put_data(
         {k: arrays[k] for k in (("x", "y") if models.num_classes else ("x",))})
-    next_data = lambda step: device_data
+    next_data = lambda step, fused_steps=0: device_data
   else:
     stream = StreamedBatches(dataset, config.seed, config.train.batch_size,
-                             config.train.n_critic)
-    next_data = lambda step: runner.put_data(stream(step))
+                             config.train.n_critic, jax.process_index(), jax.process_count())
+
+    def next_data(step, fused_steps=0):
+      if not fused_steps:
+        return runner.put_data(stream(step))
+      batches = [stream(step + i) for i in range(fused_steps)]
+      return runner.put_data(jax.tree.map(lambda *b: np.stack(b), *batches), fused=True)
   pstate = runner.put_state(state)
   del state  # from here on the runner's copy is the state; its buffers get donated
 
@@ -535,10 +614,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   history = _read_metrics(metrics_path, start)
-  _write_rows(metrics_path, history)
+  if is_main:
+    _write_rows(metrics_path, history)
 
   evaluator = None
-  if config.eval_every > 0:
+  if config.eval_every > 0 and is_main:
     from gans_jax.evaluate import Evaluator  # evaluate imports this module
     evaluator = Evaluator(config, models, dataset.kind)  # UserError if no classifier
     eval_key = jax.random.fold_in(sample_key, 1)
@@ -573,19 +653,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     ckpt.save(s)
 
   num_steps = config.train.num_steps
+  fuse = config.train.steps_per_call
+  every = [config.log_every, config.sample_every, config.checkpoint_every]
+  every += [config.eval_every] if config.eval_every > 0 else []
+
+  def steps_until_event(step: int) -> int:
+    # Calls never cross a log/sample/eval/checkpoint step, so fused and
+    # unfused runs write the same outputs at the same steps.
+    return min([num_steps - step] + [e - step % e for e in every])
+
   bar = None
-  if progress:
+  if progress and is_main:
     from tqdm import tqdm
     bar = tqdm(total=num_steps, initial=start, unit="step", dynamic_ncols=True)
   t_last, s_last = time.perf_counter(), start
   interrupt = _GracefulInterrupt()
   try:
-    with interrupt, open(metrics_path, "a") as log:
-      for step in range(start, num_steps):
+    with interrupt, (open(metrics_path, "a") if is_main else _NullLog()) as log:
+      step = start
+      while step < num_steps:
         if interrupt.requested:
           raise KeyboardInterrupt
-        pstate, metrics = runner.step(pstate, next_data(step), train_key)
-        done = step + 1
+        n = min(fuse, steps_until_event(step))
+        if n == fuse > 1:
+          pstate, metrics = runner.step(pstate, next_data(step, n), train_key, fused=True)
+        else:
+          for i in range(n):
+            pstate, metrics = runner.step(pstate, next_data(step + i), train_key)
+        done = step + n
         last = done == num_steps
         if done % config.log_every == 0 or last or done % config.checkpoint_every == 0:
           metrics = jax.device_get(metrics)
@@ -608,14 +703,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
             if bar is not None:
               bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items()
                                if k in ("d_loss", "g_loss", "gp")})
-        if done % config.sample_every == 0 or last:
+        if is_main and (done % config.sample_every == 0 or last):
           write_samples(first(runner.get_state(pstate)))
         if evaluator is not None and (done % config.eval_every == 0 or last):
           run_eval(first(runner.get_state(pstate)))
         if done % config.checkpoint_every == 0 or last:
           save_checkpoint(runner.get_state(pstate))
         if bar is not None:
-          bar.update(1)
+          bar.update(n)
+        step = done
   except KeyboardInterrupt:
     # Ctrl-C only sets a flag (see _GracefulInterrupt), so `state` is the
     # complete result of the last step and its buffers were not donated.

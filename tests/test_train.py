@@ -195,3 +195,74 @@ def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
                                - both.g.params["Dense_0"]["kernel"][1]))) > 1e-3
   rows = [json.loads(l) for l in open(tmp_path / "both" / "metrics.jsonl")]
   assert len(rows[-1]["d_loss_per_seed"]) == 2
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_fused_steps_equal_single_steps(streamed, data_dir, tmp_path):
+  """steps_per_call=3 (lax.scan over steps) gives the states and logs of one call per step.
+
+  Events at step 6 and the end (7) make the loop run 3 + 3 fused, then 1 single step.
+  """
+  def config(fuse):
+    c = tiny_dcgan(data_dir, num_steps=7)
+    c.log_every = c.sample_every = c.checkpoint_every = 6
+    c.train.steps_per_call = fuse
+    c.dataset.max_resident_mb = 0 if streamed else 512
+    return c
+  single = train.train_and_evaluate(config(1), str(tmp_path / "single"), progress=False)
+  fused = train.train_and_evaluate(config(3), str(tmp_path / "fused"), progress=False)
+  assert int(fused.step) == 7
+  chex.assert_trees_all_close(fused.g.params, single.g.params, atol=1e-6)
+  chex.assert_trees_all_close(fused.d.params, single.d.params, atol=1e-6)
+  chex.assert_trees_all_close(fused.g.batch_stats, single.g.batch_stats, atol=1e-6)
+  chex.assert_trees_all_close(fused.d.opt_state, single.d.opt_state, atol=1e-6)
+  rows = {name: [json.loads(l) for l in open(tmp_path / name / "metrics.jsonl")]
+          for name in ("single", "fused")}
+  assert [r["step"] for r in rows["fused"]] == [6, 7]
+  for a, b in zip(rows["single"], rows["fused"]):
+    np.testing.assert_allclose(a["d_loss"], b["d_loss"], rtol=1e-5)
+    np.testing.assert_allclose(a["g_loss"], b["g_loss"], rtol=1e-5)
+
+
+def test_disentangle_term_is_the_cross_entropy_of_the_class_carried_by_z(data_dir):
+  """The G metric `disentangle` = mean_i CE(f(G(z_i)), argmax z_i[:K]), recomputed by hand.
+
+  f is a stand-in classifier whose logits ignore the image's content, so the
+  expected value needs only the z the step drew (from its documented keys).
+  """
+  config = tiny_dcgan(data_dir, num_steps=1)
+  config.model.z_dim = 6
+  config.loss.disentangle = 2.0
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  models = train.build_models(config, dataset)
+  k = 4
+  class_logits = jnp.array([0.5, -1.0, 2.0, 0.0])
+  classifier = lambda images: class_logits + 0.0 * jnp.sum(images, axis=(1, 2, 3))[:, None]
+  step = jax.jit(train.make_step_fn(config, models, resident=True, label_classifier=classifier))
+  state = train.create_train_state(config, models, dataset.example_shape, jax.random.PRNGKey(0))
+  key = jax.random.PRNGKey(3)
+  _, metrics = step(state, {"x": jnp.asarray(dataset.all()["x"])}, key)
+  # The generator update draws z from keys[n_critic] (see train.make_step_fn).
+  keys = jax.random.split(jax.random.fold_in(key, 0), config.train.n_critic + 1)
+  k_z = jax.random.split(keys[-1], 4)[1]
+  z = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(k_z, i), (6,)))
+                for i in range(config.train.batch_size)])
+  labels = z[:, :k].argmax(1)
+  log_p = np.asarray(class_logits) - np.log(np.sum(np.exp(np.asarray(class_logits))))
+  expected = -np.mean(log_p[labels])
+  np.testing.assert_allclose(float(metrics["disentangle"]), expected, rtol=1e-5)
+  assert len(set(labels.tolist())) > 1  # the labels really vary with z
+
+
+def test_disentangle_trains_with_the_domain_classifier(data_dir, digits_classifier, tmp_path):
+  config = tiny_dcgan(data_dir, num_steps=2)
+  config.model.z_dim = 16
+  config.loss.disentangle = 1.0
+  config.eval.classifier_dir = digits_classifier[0]
+  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  # An untrained generator's images are not yet any class: CE near log(10) or above.
+  assert rows[-1]["disentangle"] > 0.5 and np.isfinite(rows[-1]["disentangle"])
+  config.model.z_dim = 8  # fewer coordinates than classes
+  with pytest.raises(UserError, match=r"loss\.disentangle.*z_dim"):
+    train.train_and_evaluate(config, str(tmp_path / "bad"), progress=False)
