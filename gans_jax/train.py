@@ -102,9 +102,9 @@ def build_models(config: ml_collections.ConfigDict, dataset: Dataset,
       raise UserError(f"model.arch: 'dcgan' needs images, but {dataset.name!r} holds "
                       f"{dataset.kind}; use model.arch='mlp'")
     g = nets.DCGANGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
-                            axis_name=axis_name)
+                            axis_name=axis_name, conv_impl=m.conv_impl)
     d = nets.DCGANDiscriminator(resolution=shape[0], width=m.d_width, norm=m.d_norm,
-                                axis_name=axis_name)
+                                axis_name=axis_name, conv_impl=m.conv_impl)
   else:
     g = nets.MLPGenerator(out_shape=shape, hidden=tuple(m.g_hidden),
                           batch_norm=m.g_batch_norm, axis_name=axis_name,

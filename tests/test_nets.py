@@ -1,12 +1,14 @@
 """Shapes, output ranges and the per-example property of the networks."""
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gans_jax import nets
+from gans_jax.nets import dcgan
 from gans_jax.nets.dcgan import num_stages
 
 
@@ -95,3 +97,58 @@ def test_mlp_generator_reshapes_to_images():
   x = g.apply(v, z)
   chex.assert_shape(x, (3, 8, 8, 1))
   assert float(jnp.max(jnp.abs(x))) <= 1.0
+
+
+class _FlaxConvs(nn.Module):
+  """Reference: flax's own Conv and ConvTranspose, 4x4 stride 2 SAME."""
+  features: int
+  transpose: bool
+
+  @nn.compact
+  def __call__(self, x):
+    layer = nn.ConvTranspose if self.transpose else nn.Conv
+    return layer(self.features, (4, 4), strides=(2, 2), padding="SAME", name="layer")(x)
+
+
+class _OurConvs(nn.Module):
+  features: int
+  transpose: bool
+  impl: str
+
+  @nn.compact
+  def __call__(self, x):
+    layer = dcgan.ConvTranspose4x4s2 if self.transpose else dcgan.Conv4x4s2
+    return layer(self.features, impl=self.impl, name="layer")(x)
+
+
+@pytest.mark.parametrize("transpose,features", [(False, 6), (True, 8), (True, 2)])
+@pytest.mark.parametrize("impl", ["gemm", "xla"])
+def test_4x4_stride2_convs_equal_flax_with_the_same_parameters(transpose, features, impl):
+  """Same init, outputs, input/weight gradients and a penalty's second derivative as flax."""
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 6, 5))
+  ref, ours = _FlaxConvs(features, transpose), _OurConvs(features, transpose, impl)
+  params = ref.init(jax.random.PRNGKey(1), x)
+  chex.assert_trees_all_equal(ours.init(jax.random.PRNGKey(1), x), params)
+  chex.assert_trees_all_close(ours.apply(params, x), ref.apply(params, x), atol=1e-5)
+  r = jax.random.normal(jax.random.PRNGKey(2), ref.apply(params, x).shape)
+
+  def penalty_grad(module):
+    # d/dparams of |d<r, f(x)>/dx|^2: the WGAN-GP penalty's double backward.
+    def pen(p):
+      gx = jax.grad(lambda xx: jnp.sum(r * jnp.tanh(module.apply(p, xx))))(x)
+      return jnp.sum(gx**2)
+    return jax.grad(pen)(params)
+
+  grads = lambda m: jax.grad(lambda p, xx: jnp.sum(r * jnp.tanh(m.apply(p, xx))),
+                             argnums=(0, 1))(params, x)
+  chex.assert_trees_all_close(grads(ours), grads(ref), atol=1e-5)
+  chex.assert_trees_all_close(penalty_grad(ours), penalty_grad(ref), atol=1e-4)
+
+
+def test_dcgan_conv_impls_give_the_same_networks():
+  z = jax.random.normal(jax.random.PRNGKey(0), (2, 8))
+  gens = [nets.DCGANGenerator(resolution=16, width=8, conv_impl=i) for i in ("gemm", "xla")]
+  v = gens[0].init(jax.random.PRNGKey(1), z, train=False)
+  chex.assert_trees_all_equal(gens[1].init(jax.random.PRNGKey(1), z, train=False), v)
+  chex.assert_trees_all_close(gens[0].apply(v, z, train=False),
+                              gens[1].apply(v, z, train=False), atol=1e-5)

@@ -10,14 +10,117 @@ Discriminator: strided Conv(4, stride 2) -> LeakyReLU(0.2), a normalisation on
 Both are sized from the resolution: log2(resolution / 4) up/down-sampling
 stages, so 8x8 has one stage and 64x64 four. Widths double towards the 4x4
 end: ``width * 2**i`` channels at stage i.
+
+How the 4x4 stride-2 convolutions are computed (`conv_impl`; the function,
+the parameters and their names are the same either way):
+
+* ``'xla'``: `flax.linen.Conv` / `ConvTranspose`, i.e. `lax.conv_general_dilated`
+  with window strides, and with ``lhs_dilation=2`` for the transposed one.
+* ``'gemm'`` (default): each layer as matrix products XLA:CPU runs at GEMM
+  speed. A strided conv is im2col (16 strided slices of the padded input)
+  times the [16 C, O] kernel. A transposed conv is four sub-pixel phases
+  (output pixel (2m + r, 2n + s) sees only 2x2 of the 4x4 taps), each a
+  2x2 im2col times a [4 C, O] slice of the kernel, interleaved
+  (depth-to-space). On XLA:CPU, the input-dilated convolutions of the 'xla'
+  form (the transposed conv, and the input gradient of every strided conv,
+  which WGAN-GP's penalty differentiates again) run far below GEMM speed, and
+  the dilated form also multiplies 3 zeros for every useful tap; in the 'gemm'
+  form every derivative is again slices, pads and matrix products. See
+  benchmarks/throughput.py and the README for the measured effect.
 """
 
 import math
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jax import lax
 
 NORMS = ("batch", "layer", "none")
+CONV_IMPLS = ("gemm", "xla")
+
+# Sub-pixel phases of a 4x4, stride-2, SAME transposed convolution (flax's
+# ConvTranspose, kernel not flipped): with the input padded by 1, output row
+# 2m + r sums input rows m + offset times kernel row index, for
+# r = 0: (offset 0, index 0), (1, 2); r = 1: (1, 1), (2, 3).
+_PHASE_TAPS = {0: ((0, 0), (1, 2)), 1: ((1, 1), (2, 3))}
+
+
+def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+  """``lax.conv_general_dilated(x, kernel, (2, 2), 'SAME')`` for even H, W as one GEMM.
+
+  x [B, H, W, C], kernel [4, 4, C, O] (HWIO) -> [B, H/2, W/2, O]. SAME padding
+  is 1 on each side here; output (i, j) takes padded rows 2i..2i+3 and
+  columns 2j..2j+3.
+  """
+  b, h, w, c = x.shape
+  ho, wo = h // 2, w // 2
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  patches = jnp.concatenate([xp[:, i:i + 2 * ho:2, j:j + 2 * wo:2, :]
+                             for i in range(4) for j in range(4)], axis=-1)
+  out = jnp.dot(patches.reshape(b * ho * wo, 16 * c), kernel.reshape(16 * c, -1))
+  return out.reshape(b, ho, wo, -1)
+
+
+def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+  """``lax.conv_transpose(x, kernel, (2, 2), 'SAME')`` as four sub-pixel GEMMs.
+
+  x [B, H, W, C], kernel [4, 4, C, O] -> [B, 2H, 2W, O].
+  """
+  b, h, w, c = x.shape
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  rows = []
+  for r in (0, 1):
+    cols = []
+    for s in (0, 1):
+      taps = [(oi, oj, ki, kj) for oi, ki in _PHASE_TAPS[r] for oj, kj in _PHASE_TAPS[s]]
+      patches = jnp.concatenate([xp[:, oi:oi + h, oj:oj + w, :] for oi, oj, _, _ in taps], -1)
+      k = jnp.concatenate([kernel[ki, kj] for _, _, ki, kj in taps], axis=0)  # [4 C, O]
+      cols.append(jnp.dot(patches.reshape(b * h * w, 4 * c), k).reshape(b, h, w, -1))
+    rows.append(jnp.stack(cols, axis=3))     # [B, H, W, 2 (s), O]
+  out = jnp.stack(rows, axis=2)              # [B, H, 2 (r), W, 2 (s), O]
+  return out.reshape(b, 2 * h, 2 * w, -1)
+
+
+class Conv4x4s2(nn.Module):
+  """A 4x4 stride-2 SAME convolution with `flax.linen.Conv`'s parameters and init."""
+  features: int
+  use_bias: bool = True
+  impl: str = "gemm"
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (4, 4, x.shape[-1], self.features), x.dtype)
+    if self.impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
+      y = lax.conv_general_dilated(x, kernel, (2, 2), "SAME",
+                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    else:
+      y = conv4x4s2(x, kernel)
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,), x.dtype)
+    return y
+
+
+class ConvTranspose4x4s2(nn.Module):
+  """A 4x4 stride-2 SAME transposed convolution with `flax.linen.ConvTranspose`'s
+  parameters and init. Outputs with few channels (the image layer) keep XLA's
+  form, which is faster there (measured)."""
+  features: int
+  use_bias: bool = True
+  impl: str = "gemm"
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (4, 4, x.shape[-1], self.features), x.dtype)
+    if self.impl == "xla" or self.features < 8:
+      y = lax.conv_transpose(x, kernel, (2, 2), "SAME",
+                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    else:
+      y = conv_transpose4x4s2(x, kernel)
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,), x.dtype)
+    return y
 
 
 def num_stages(resolution: int) -> int:
@@ -34,6 +137,7 @@ class DCGANGenerator(nn.Module):
   channels: int = 1
   width: int = 64
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
+  conv_impl: str = "gemm"       # gemm | xla (same function and parameters; see above)
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -43,11 +147,13 @@ class DCGANGenerator(nn.Module):
     top = self.width * 2 ** (stages - 1)
     x = nn.Dense(4 * 4 * top, use_bias=False)(z)
     x = nn.relu(bn()(x.reshape((z.shape[0], 4, 4, top))))
-    for i in reversed(range(stages - 1)):
-      x = nn.ConvTranspose(self.width * 2**i, (4, 4), strides=(2, 2),
-                           padding="SAME", use_bias=False)(x)
+    # Names as flax.linen.ConvTranspose's, so both conv_impl share checkpoints.
+    for n, i in enumerate(reversed(range(stages - 1))):
+      x = ConvTranspose4x4s2(self.width * 2**i, use_bias=False, impl=self.conv_impl,
+                             name=f"ConvTranspose_{n}")(x)
       x = nn.relu(bn()(x))
-    x = nn.ConvTranspose(self.channels, (4, 4), strides=(2, 2), padding="SAME")(x)
+    x = ConvTranspose4x4s2(self.channels, impl=self.conv_impl,
+                           name=f"ConvTranspose_{stages - 1}")(x)
     return jnp.tanh(x)
 
 
@@ -57,6 +163,7 @@ class DCGANDiscriminator(nn.Module):
   width: int = 64
   norm: str = "batch"
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
+  conv_impl: str = "gemm"       # gemm | xla (same function and parameters; see above)
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
@@ -64,8 +171,9 @@ class DCGANDiscriminator(nn.Module):
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
     stages = num_stages(self.resolution)
     for i in range(stages):
-      x = nn.Conv(self.width * 2**i, (4, 4), strides=(2, 2), padding="SAME",
-                  use_bias=(i == 0 or self.norm == "none"))(x)
+      # Named as flax.linen.Conv's, so both conv_impl share checkpoints.
+      x = Conv4x4s2(self.width * 2**i, use_bias=(i == 0 or self.norm == "none"),
+                    impl=self.conv_impl, name=f"Conv_{i}")(x)
       if i > 0 and self.norm == "batch":
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          axis_name=self.axis_name if train else None)(x)
