@@ -17,11 +17,11 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to an experiment config (experiments/*.py).", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory (default: runs/<config file name>).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
-                          "train, or eval: score the latest checkpoint (writes eval.json).")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "edit"],
+                          "train; eval: score the latest checkpoint (writes eval.json); edit: "
+                          "classifier-gradient latent editing towards config.edit.target, "
+                          "interpolation and arithmetic (writes edit.json and PNGs).")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
-
-
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False,
     "Multi-host: call jax.distributed.initialize() before anything else (on TPU pods and "
@@ -93,6 +93,10 @@ def main(argv) -> None:
       from gans_jax.evaluate import evaluate
       evaluate(config, workdir)
       print(f"wrote {workdir}/eval.json")
+    elif _MODE.value == "edit":
+      from gans_jax.edit import edit
+      edit(config, workdir)
+      print(f"wrote {workdir}/edit.json and edit PNGs")
   except UserError as e:
     _fail(str(e))
   except TrainingDiverged as e:

@@ -130,8 +130,10 @@ def load_classifier(directory: str, dataset_name: str | None = None) -> LoadedCl
     raise UserError(f"eval.classifier_dir: {directory} holds a classifier for "
                     f"{meta['dataset']!r}, not {dataset_name!r}")
   model = _module(meta)
-  template = model.init(jax.random.PRNGKey(0), jnp.zeros(
-      (1, meta["resolution"], meta["resolution"], meta["channels"])))["params"]
+  # Abstract template (shapes only): an eager init compiles each initialiser
+  # separately, ~8 s of CPU per process for values the restore overwrites.
+  template = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(
+      (1, meta["resolution"], meta["resolution"], meta["channels"]))))["params"]
   with ocp.StandardCheckpointer() as ckptr:
     params = ckptr.restore(os.path.join(os.path.abspath(directory), "params"), template)
   apply = jax.jit(lambda im: model.apply({"params": params}, im))

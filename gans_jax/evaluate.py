@@ -7,7 +7,9 @@ batches of `eval.batch_size`; FID statistics are running sums.
 
 `evaluate(config, workdir)` is `--mode=eval`: it loads the latest checkpoint,
 writes `eval.json` (flat keys), `truncation.json` and a precision-vs-recall
-plot over the truncation sweep, and returns the metrics. `Evaluator` is the
+plot over the truncation sweep, and returns the metrics; for a conditional
+generator eval.json also holds per-class metrics (`Evaluator.per_class_metrics`:
+fid_class_c, precision_class_c, recall_class_c, accuracy_class_c). `Evaluator` is the
 reusable part the training loop calls every `eval_every` steps.
 """
 
@@ -49,11 +51,16 @@ class Evaluator:
       return
     self.classifier = load_classifier(classifier_dir(config), config.dataset.name)
     kw = dict(data_dir=config.dataset.data_dir, resolution=self.classifier.resolution)
-    test = load_dataset(config.dataset.name, split="test", **kw).all()["x"]
-    train_x = load_dataset(config.dataset.name, split="train", **kw).all()["x"]
-    self.real_features, _ = self._features(test)
+    test = load_dataset(config.dataset.name, split="test", **kw).all()
+    train_arrays = load_dataset(config.dataset.name, split="train", **kw).all()
+    self.real_features, _ = self._features(test["x"])
     self.real_stats = _stats(self.real_features)
-    train_features, _ = self._features(train_x)
+    train_features, _ = self._features(train_arrays["x"])
+    if models.num_classes:
+      # Per-class references for a conditional generator: test and train
+      # features split by their true labels.
+      self.real_labels, self.train_labels = test["y"], train_arrays["y"]
+      self.train_features = train_features
     # What "good" is: the distance between two real samples in the same features.
     self.fid_train_test = float(metrics.frechet_distance(*_stats(train_features),
                                                          *self.real_stats))
@@ -88,8 +95,10 @@ class Evaluator:
     return np.concatenate(out)
 
   def __call__(self, state: train.GANState, key: jax.Array, num: int,
-               truncation: float | None = None, *, full: bool = True) -> dict:
-    """Metrics of `num` generated samples; `full=False` skips KID, D/C and IS (P/R only)."""
+               truncation: float | None = None, *, full: bool = True,
+               per_class: bool = False) -> dict:
+    """Metrics of `num` generated samples; `full=False` skips KID, D/C and IS (P/R only);
+    `per_class=True` adds `per_class` metrics for a conditional generator (full only)."""
     x = self.samples(state, key, num, truncation)
     if self.kind == "points":
       mc = metrics.mode_coverage(jnp.asarray(x), jnp.asarray(self.centers), self.std)
@@ -116,7 +125,49 @@ class Evaluator:
         self.real_features, fake_subset, k=ev.dc_k).items()})
     is_mean, is_std = metrics.inception_score(jnp.asarray(probs), num_splits=ev.is_splits)
     out.update({"inception_score": float(is_mean), "inception_score_std": float(is_std)})
+    if per_class and self.models.num_classes:
+      out.update(self.per_class_metrics(fake_features, probs, self.labels(num)))
     return out
+
+  def per_class_metrics(self, fake_features: np.ndarray, probs: np.ndarray,
+                labels: np.ndarray) -> dict:
+    """Per requested class c of a conditional generator: its samples against class c's test images.
+
+    ``fid_class_c``: FID between the class-c samples and the class-c test
+    images, in classifier features; ``fid_train_test_class_c`` is the same
+    distance between the class-c train and test images, its reference (with
+    ~36 test images per digit both carry FID's small-sample bias: compare a
+    class with its reference, not with the all-class FID).
+    ``precision_class_c`` / ``recall_class_c`` (Kynkaanniemi et al. 2019,
+    arXiv:1904.06991) compare equal-sized sets, as the global ones: the first
+    n of each, n the smallest class count (one compilation for all classes).
+    ``accuracy_class_c``: the fraction of class-c requests the classifier calls c.
+    """
+    k = self.models.num_classes
+    real = [self.real_features[self.real_labels == c] for c in range(k)]
+    fake = [fake_features[labels == c] for c in range(k)]
+    n = min(len(x) for x in real + fake)
+    out = {}
+    for c in range(k):
+      if min(len(real[c]), len(fake[c])) < 2:
+        continue  # a class absent from the test split or the requests: no covariance
+      out[f"fid_class_{c}"] = _fid(fake[c], real[c])
+      out[f"fid_train_test_class_{c}"] = _fid(self.train_features[self.train_labels == c],
+                                              real[c])
+      if n > self.config.eval.pr_k:
+        pr = metrics.precision_recall(real[c][:n], fake[c][:n], k=self.config.eval.pr_k)
+        out[f"precision_class_{c}"] = float(pr["precision"])
+        out[f"recall_class_{c}"] = float(pr["recall"])
+      out[f"accuracy_class_{c}"] = float(np.mean(np.argmax(probs[labels == c], -1) == c))
+    return out
+
+
+def _fid(a: np.ndarray, b: np.ndarray) -> float:
+  """FID of two small feature sets; NumPy mean/covariance (the same unbiased statistics as
+  `metrics.feature_stats_finalize`) so that only fixed-shape [F], [F, F] arrays are compiled."""
+  stats = [(x.mean(0).astype(np.float32), np.cov(x, rowvar=False).astype(np.float32))
+           for x in (np.asarray(a, np.float64), np.asarray(b, np.float64))]
+  return float(metrics.frechet_distance(*stats[0], *stats[1]))
 
 
 def restore_latest(config, workdir: str):
@@ -130,8 +181,11 @@ def restore_latest(config, workdir: str):
     if ckpt.latest_step() is None:
       raise UserError(f"--workdir: no checkpoint in {workdir}/checkpoints; train first with "
                       f"the same --config and --workdir (without --mode=eval)")
-    template = train.create_train_state(config, models, dataset.example_shape,
-                                        jax.random.PRNGKey(0))
+    # Abstract (shapes and dtypes only): an eager init compiles every parameter's
+    # initialiser one by one, seconds of CPU for values the restore overwrites.
+    template = jax.eval_shape(
+        lambda key: train.create_train_state(config, models, dataset.example_shape, key),
+        jax.random.PRNGKey(0))
     state = ckpt.restore(template)
   finally:
     ckpt.close()
@@ -152,7 +206,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE7A1)
   num = int(config.eval.num_samples)
   results = {"step": int(state.step), "num_samples": num}
-  results.update(evaluator(state, key, num, config.eval.truncation))
+  # Conditional generators: also per requested class (fid_class_3, accuracy_class_3, ...).
+  results.update(evaluator(state, key, num, config.eval.truncation, per_class=True))
   if dataset.kind == "image" and config.eval.truncation_sweep:
     sweep = []
     for psi in config.eval.truncation_sweep:

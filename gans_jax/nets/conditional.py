@@ -21,7 +21,10 @@ exactly those of the unconditional networks. Every discriminator returns
 penultimate features phi(x), which do not see the label in the projection
 discriminator and do (through the input channels) in the concat one.
 
-Labels are int32 class indices of shape [B].
+Labels are int32 class indices of shape [B]. The generator also takes a float
+class vector [B, K] in their place, used as the already-encoded class input
+(one-hot rows give exactly the int-label output); latent editing in the full
+generator input (`gans_jax.edit`, ``edit.space='input'``) moves it continuously.
 """
 
 import chex
@@ -44,12 +47,15 @@ def _check_labels(labels: jnp.ndarray, batch: int) -> None:
 
 
 class ConditionalDCGANGenerator(nn.Module):
-  r"""(z [B, Z], labels [B]) -> images [B, R, R, C] in [-1, 1].
+  r"""(z [B, Z], labels [B] or class vectors [B, K]) -> images [B, R, R, C] in [-1, 1].
 
   .. math::
-    G(z, y) = G_{\mathrm{DCGAN}}\big([z, \operatorname{onehot}(y)]\big)
+    G(z, y) = G_{\mathrm{DCGAN}}\big([z, \operatorname{onehot}(y)]\big),
+    \qquad G(z, c) = G_{\mathrm{DCGAN}}([z, c]) \text{ for a float } c \in \mathbb{R}^K
 
   The DCGAN generator's first Dense layer takes a ``Z + num_classes`` input.
+  Int labels are one-hot encoded; a float [B, K] array is taken as the encoded
+  class input as it is (one-hot rows reproduce the int path exactly).
 
   Attributes:
     resolution: output side, 8, 16, 32 or 64.
@@ -67,9 +73,16 @@ class ConditionalDCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, labels: jnp.ndarray, train: bool = True) -> jnp.ndarray:
+    """z [B, Z] and labels: int [B], or a float class vector [B, K] used as the encoding."""
     chex.assert_rank(z, 2)
-    _check_labels(labels, z.shape[0])
-    onehot = jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)
+    if jnp.issubdtype(jnp.asarray(labels).dtype, jnp.floating):
+      # Already encoded: the class input itself, e.g. a one-hot row moved by
+      # latent editing. A one-hot row here equals the int label exactly.
+      chex.assert_shape(labels, (z.shape[0], self.num_classes))
+      onehot = jnp.asarray(labels, z.dtype)
+    else:
+      _check_labels(labels, z.shape[0])
+      onehot = jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)
     dcgan = DCGANGenerator(resolution=self.resolution, channels=self.channels, width=self.width,
                            axis_name=self.axis_name, name="dcgan")
     return dcgan(jnp.concatenate([z, onehot], axis=-1), train=train)

@@ -1,0 +1,309 @@
+"""Controllable generation from a trained generator: `--mode=edit`.
+
+  python launch.py --config experiments/cgan_digits.py --mode=edit --config.edit.target=7
+
+`edit(config, workdir)` restores the latest checkpoint and the dataset's domain
+classifier, and with the generator frozen:
+
+1. Classifier-gradient editing (`latents.edit_latents`; Nguyen et al. 2016,
+   arXiv:1605.09304): `edit.num_samples` latents from N(0, I) (a fixed key
+   from `config.seed`), minus those the classifier already calls `edit.target`,
+   are moved by `edit.num_steps` gradient-ascent steps on the target score
+   through G. `edit.json` gets `latents.edit_metrics`: success_rate (the
+   classifier says target after editing), non_target_change (mean |change| of
+   the non-target probabilities), target_prob_gain and mean_dz_norm
+   (mean ||Delta z||), with the options used; and non_target_logit_change,
+   the mean |change| of the non-target logits, which `edit.keep_others`
+   penalises (non_target_change cannot show that penalty: the source class
+   must lose the probability the target gains, so a full edit moves it by
+   about 1 / (K - 1) whatever the side effects). Images: `edit_before_after.png`
+   (rows alternate before / after, same column = same latent) and
+   `edit_trajectory.png` (one latent per row, evenly spaced steps along its
+   path, left to right).
+2. The direction (`latents.edit_direction`, the average step, [D]) is saved
+   as `edit_direction.npy`, and its transfer is measured: fresh latents (a new
+   key, same filtering) are moved to ``z + s d`` (`latents.apply_direction`)
+   for each s in `edit.direction_scales`, without the classifier, and scored
+   the same way (`transfer_success_rate_s<s>`, ... in edit.json;
+   `direction_transfer.png`: one latent per row, s = 0 then each scale). With
+   `edit.direction_path` set, that saved file is the direction measured
+   instead of this run's (which is still saved): how a direction found once
+   carries over to new latents, a new seed or a new target run.
+3. Paths: `interpolation_lerp.png` and `interpolation_slerp.png` (one random
+   pair per row, `latents.interpolate`; White 2016, arXiv:1609.04468) and
+   `latent_arithmetic.png` (per row a, b, c and a + b - c,
+   `latents.latent_arithmetic`; Radford et al. 2016, arXiv:1511.06434).
+
+What is edited (the "latent" D above) for a class-conditional generator
+G(z, y): the starting samples request labels drawn uniformly from the
+non-target classes, and `edit.space` chooses
+
+* 'z' (default): z alone, the requested label held fixed. This measures how far
+  z by itself can override the class input, i.e. how entangled class is with z.
+* 'input': the whole generator input [z, c], where c in R^K is the class
+  vector, starting at onehot(y) and moved continuously with z (the generator
+  takes a float [B, K] class vector as its already-encoded class input). The
+  gradient may then simply turn c towards the target; `mean_dclass_norm` and
+  `mean_target_class_input` in edit.json show how much of the edit did so.
+
+For an unconditional generator both spaces are z (edit.json records the
+space actually used). `prior_weight` penalises 1/2 ||D||^2 of the whole
+edited vector.
+"""
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gans_jax import latents, plots, train
+from gans_jax.classifier import LoadedClassifier, load_classifier
+from gans_jax.errors import UserError
+from gans_jax.evaluate import _write_json, classifier_dir, restore_latest
+
+DIRECTION_FILE = "edit_direction.npy"
+_KEY_SALT = 0xED17  # edit mode's keys are folded from config.seed with this constant
+_SHOW = 8           # examples (columns or rows) in the figures
+
+
+def classifier_logits_fn(classifier: LoadedClassifier):
+  """``images [B, R, R, C] -> logits [B, K]``, resizing to the classifier's resolution."""
+  res = classifier.resolution
+
+  def logits_fn(x):
+    if x.shape[1] != res:
+      x = jax.image.resize(x, (x.shape[0], res, res, x.shape[-1]), "bilinear")
+    return classifier.apply(x)[0]
+
+  return logits_fn
+
+
+class InputSpace:
+  """The edited vector D of a generator: z, or [z, class vector] (see the module docstring).
+
+  `start(z, labels)` builds D [B, dim] from latents and int labels (None for
+  an unconditional generator); `generate(state, d, labels)` renders it.
+  """
+
+  def __init__(self, models: train.Models, space: str):
+    self.models = models
+    self.conditional = models.num_classes > 0
+    self.space = space if self.conditional else "z"
+    self.dim = models.z_dim + (models.num_classes if self.space == "input" else 0)
+
+  def start(self, z: jax.Array, labels: jax.Array | None) -> jax.Array:
+    if self.space == "input":
+      return jnp.concatenate([z, jax.nn.one_hot(labels, self.models.num_classes,
+                                                dtype=z.dtype)], axis=-1)
+    return z
+
+  def generate(self, state: train.GANState, d: jax.Array, labels: jax.Array | None) -> jax.Array:
+    z_dim = self.models.z_dim
+    if self.space == "input":
+      # The float class vector is the generator's encoded class input.
+      return train.generate(self.models, state, d[:, :z_dim], d[:, z_dim:])
+    return train.generate(self.models, state, d, labels if self.conditional else None)
+
+
+def _batched(fn, batch_size: int, *arrays):
+  """fn over the leading axis in batches of exactly `batch_size` (the last one padded,
+  so one compilation serves all); outputs concatenated as NumPy. None arrays pass through."""
+  arrays = [None if a is None else np.asarray(a) for a in arrays]
+  n = next(a for a in arrays if a is not None).shape[0]
+  outs = []
+  for start in range(0, n, batch_size):
+    chunk = []
+    for a in arrays:
+      part = None if a is None else a[start:start + batch_size]
+      if part is not None and len(part) < batch_size:
+        part = np.concatenate([part, np.repeat(part[-1:], batch_size - len(part), axis=0)])
+      chunk.append(part)
+    outs.append(jax.tree.map(np.asarray, fn(*chunk)))
+  return jax.tree.map(lambda *parts: np.concatenate(parts, axis=0)[:n], *outs)
+
+
+def _scale_key(s: float) -> str:
+  return f"s{s:g}"
+
+
+def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """--mode=edit: edits, measures and draws; writes edit.json and PNGs; returns the results."""
+  dataset, models, state = restore_latest(config, workdir)
+  if dataset.kind != "image":
+    raise UserError(f"dataset.name: --mode=edit needs an image dataset with a domain "
+                    f"classifier; {config.dataset.name!r} holds {dataset.kind}")
+  e = config.edit
+  # Options are checked before the classifier is loaded, so mistakes fail at once.
+  k = int(dataset.num_classes or 0)
+  target = int(e.target)
+  if not 0 <= target < k:
+    raise UserError(f"edit.target: {target} is not a class of {config.dataset.name!r}"
+                    + (f"; use a class index in [0, {k})" if k else ", which has no labels"))
+  space = InputSpace(models, e.space)
+  loaded_direction = _load_direction(e.direction_path, space.dim) if e.direction_path else None
+  classifier = load_classifier(classifier_dir(config), config.dataset.name)
+  if classifier.num_classes != k:
+    raise UserError(f"eval.classifier_dir: its classifier has {classifier.num_classes} classes, "
+                    f"{config.dataset.name!r} has {k}; retrain it on this dataset")
+  logits_fn = classifier_logits_fn(classifier)
+  batch = int(e.batch_size)
+  num_steps = int(e.num_steps)
+  scales = [float(s) for s in e.direction_scales]
+
+  @jax.jit
+  def look(state, d, labels):
+    images = space.generate(state, d, labels)
+    logits = logits_fn(images)
+    return images, logits, jax.nn.softmax(logits, axis=-1)
+
+  @jax.jit
+  def ascend(state, d, labels):
+    path = latents.edit_latents(
+        d, lambda dd: space.generate(state, dd, labels), logits_fn, target,
+        step_size=float(e.step_size), num_steps=num_steps, keep_others=float(e.keep_others),
+        prior_weight=float(e.prior_weight), objective=e.objective)
+    return path.swapaxes(0, 1)  # batch first, for _batched
+
+  @functools.partial(jax.jit, static_argnums=(1, 2))
+  def draw(key, num, any_label):
+    """num points of the edited space, with labels: non-target ones (uniform over the
+    other K - 1 classes) to edit, or any class; None for an unconditional generator."""
+    k_z, k_y = jax.random.split(key)
+    z = latents.sample_latents(k_z, num, models.z_dim)
+    if not space.conditional:
+      return z, None
+    if any_label:
+      labels = jax.random.randint(k_y, (num,), 0, models.num_classes)
+    else:
+      r = jax.random.randint(k_y, (num,), 0, models.num_classes - 1)
+      labels = r + (r >= target)
+    labels = labels.astype(jnp.int32)
+    return space.start(z, labels), labels
+
+  metrics_fn = jax.jit(latents.edit_metrics, static_argnums=4)
+
+  def classify(d, labels):
+    return _batched(lambda dd, yy: look(state, dd, yy), batch, d, labels)
+
+  def render(d, labels=None):
+    return classify(d, labels)[0]  # one compiled function serves pictures and scores
+
+  def starting_points(key, num):
+    """num latents (and requested non-target labels) minus those already of class target."""
+    d, labels = jax.tree.map(np.asarray, draw(key, num, False))
+    _, logits, probs = classify(d, labels)
+    keep = np.argmax(probs, axis=-1) != target
+    if not keep.any():
+      raise UserError(f"edit.num_samples: all {num} samples are already classified as "
+                      f"{target}; sample more, or pick another edit.target")
+    return (d[keep], None if labels is None else labels[keep], logits[keep], probs[keep],
+            int(num - keep.sum()))
+
+  def rows(points, labels, ncols):
+    """[n, ncols, D] points (labels [n] held along each row) -> images, row-major."""
+    n = points.shape[0]
+    flat = points.reshape(n * ncols, -1)
+    return render(flat, None if labels is None else np.repeat(labels, ncols))
+
+  root = jax.random.fold_in(jax.random.PRNGKey(config.seed), _KEY_SALT)
+  k_edit, k_transfer, k_interp, k_arith = jax.random.split(root, 4)
+
+  # 1. Classifier-gradient editing.
+  d0, labels, logits0, probs0, dropped = starting_points(k_edit, int(e.num_samples))
+  path = _batched(lambda dd, yy: ascend(state, dd, yy), batch, d0, labels)  # [B, T + 1, D]
+  d_final = path[:, -1]
+  _, logits_after, probs_after = classify(d_final, labels)
+  scores = metrics_fn(probs0, probs_after, d0, d_final, target)
+  results = {"step": train.step_of(state), "target": target, "space": space.space,
+             "objective": e.objective, "step_size": float(e.step_size), "num_steps": num_steps,
+             "keep_others": float(e.keep_others), "prior_weight": float(e.prior_weight),
+             "num_samples": int(e.num_samples), "num_dropped": dropped,
+             "num_edited": int(d0.shape[0])}
+  results.update({name: float(v) for name, v in scores.items()})
+  # The quantity keep_others penalises: mean |change| of the non-target logits
+  # (probabilities cannot show it: the source class must lose what the target gains).
+  others = np.arange(k) != target
+  results["non_target_logit_change"] = float(np.mean(np.abs(logits_after - logits0)[:, others]))
+  if space.space == "input":
+    delta = d_final - d0
+    results["mean_dlatent_norm"] = float(np.mean(np.linalg.norm(delta[:, :models.z_dim], axis=-1)))
+    results["mean_dclass_norm"] = float(np.mean(np.linalg.norm(delta[:, models.z_dim:], axis=-1)))
+    results["mean_target_class_input"] = float(np.mean(d_final[:, models.z_dim + target]))
+
+  show = min(_SHOW, d0.shape[0])
+  nrows = max(1, min(4, d0.shape[0] // show))
+  before_after = np.stack([d0[:nrows * show], d_final[:nrows * show]])  # [2, r * show, D]
+  before_after = before_after.reshape(2, nrows, show, -1).swapaxes(0, 1)  # [r, 2, show, D]
+  ba_labels = None if labels is None else np.tile(labels[:nrows * show].reshape(nrows, 1, show),
+                                                  (1, 2, 1)).reshape(-1)
+  plots.save_image_grid(render(before_after.reshape(-1, space.dim), ba_labels),
+                        os.path.join(workdir, "edit_before_after.png"), ncols=show)
+  cols = np.unique(np.round(np.linspace(0, num_steps, _SHOW)).astype(int))
+  plots.save_image_grid(rows(path[:show, cols], None if labels is None else labels[:show],
+                             len(cols)),
+                        os.path.join(workdir, "edit_trajectory.png"), ncols=len(cols))
+
+  # 2. The direction: saved, and measured on new latents.
+  direction = np.asarray(latents.edit_direction(path.swapaxes(0, 1)))
+  np.save(os.path.join(workdir, DIRECTION_FILE), direction)
+  results["direction_source"] = "this run"
+  if loaded_direction is not None:
+    direction = loaded_direction
+    results["direction_source"] = e.direction_path
+  results["direction_norm"] = float(np.linalg.norm(direction))
+  new_d, new_labels, _, new_probs, _ = starting_points(k_transfer, int(e.num_samples))
+  moved = np.asarray(latents.apply_direction(new_d, direction, np.asarray(scales, np.float32)))
+  for s, d_s in zip(scales, moved):
+    probs_s = classify(d_s, new_labels)[2]
+    m = metrics_fn(new_probs, probs_s, new_d, d_s, target)
+    for name in ("success_rate", "non_target_change", "mean_dz_norm"):
+      results[f"transfer_{name}_{_scale_key(s)}"] = float(m[name])
+  show_t = min(_SHOW, new_d.shape[0])
+  sweep = np.concatenate([new_d[None, :show_t], moved[:, :show_t]]).swapaxes(0, 1)
+  plots.save_image_grid(rows(sweep, None if new_labels is None else new_labels[:show_t],
+                             len(scales) + 1),
+                        os.path.join(workdir, "direction_transfer.png"), ncols=len(scales) + 1)
+
+  # 3. Interpolation strips and latent arithmetic; in 'z' space of a conditional
+  # generator each row holds its first point's (random) label.
+  n, steps = int(e.num_interpolations), int(e.interpolation_steps)
+  ends, end_labels = jax.tree.map(np.asarray, draw(k_interp, 2 * n, True))
+  row_labels = None if end_labels is None else end_labels[:n]
+  for method, name in (("linear", "lerp"), ("slerp", "slerp")):
+    strip = np.asarray(_interpolate(ends[:n], ends[n:], num=steps, method=method)).swapaxes(0, 1)
+    plots.save_image_grid(rows(strip, row_labels, steps),
+                          os.path.join(workdir, f"interpolation_{name}.png"), ncols=steps)
+  abc, abc_labels = jax.tree.map(np.asarray, draw(k_arith, 3 * n, True))
+  a, b, c = abc[:n], abc[n:2 * n], abc[2 * n:]
+  table = np.stack([a, b, c, np.asarray(latents.latent_arithmetic(a, b, c, mean=False))], axis=1)
+  plots.save_image_grid(rows(table, None if abc_labels is None else abc_labels[:n], 4),
+                        os.path.join(workdir, "latent_arithmetic.png"), ncols=4)
+
+  _write_json(os.path.join(workdir, "edit.json"), results)
+  width = max(map(len, results)) + 2
+  for name, value in results.items():
+    print(f"{name:<{width}}{value:>12.4f}" if isinstance(value, float) else
+          f"{name:<{width}}{value!s:>12}")
+  return results
+
+
+_interpolate = jax.jit(latents.interpolate, static_argnames=("num", "method"))
+
+
+def _load_direction(path: str, dim: int) -> np.ndarray:
+  try:
+    direction = np.load(path)
+  except (OSError, ValueError) as err:
+    raise UserError(f"edit.direction_path: cannot read {path} ({type(err).__name__}); give an "
+                    f"{DIRECTION_FILE} written by --mode=edit") from err
+  if direction.shape != (dim,) or not np.all(np.isfinite(direction)):
+    raise UserError(f"edit.direction_path: {path} holds shape {direction.shape}, but this "
+                    f"generator's edit space has {dim} dimensions; use a direction saved "
+                    "with the same model and edit.space")
+  return direction.astype(np.float32)
+
+
+__all__ = ["edit", "InputSpace", "classifier_logits_fn", "DIRECTION_FILE"]
