@@ -138,3 +138,16 @@ def load_classifier(directory: str, dataset_name: str | None = None) -> LoadedCl
     params = ckptr.restore(os.path.join(os.path.abspath(directory), "params"), template)
   apply = jax.jit(lambda im: model.apply({"params": params}, im))
   return LoadedClassifier(apply, meta["resolution"], meta["num_classes"], meta["test_accuracy"])
+
+
+def classifier_logits(classifier: LoadedClassifier) -> Callable:
+  """``images [B, R, R, C] -> logits [B, K]``, resizing (bilinear) to the classifier's resolution."""
+  res = classifier.resolution
+
+  def logits(images):
+    if images.shape[1] != res:
+      images = jax.image.resize(images, images.shape[:1] + (res, res) + images.shape[3:],
+                                "bilinear")
+    return classifier.apply(images)[0]
+
+  return logits

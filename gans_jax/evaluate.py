@@ -22,11 +22,11 @@ import ml_collections
 import numpy as np
 
 from gans_jax import metrics, plots, train
-from gans_jax.classifier import load_classifier
+from gans_jax.classifier import classifier_logits, load_classifier
 from gans_jax.configs import check_config
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
-from gans_jax.latents import sample_latents
+from gans_jax.latents import coordinate_control, sample_latents
 
 
 def classifier_dir(config: ml_collections.ConfigDict) -> str:
@@ -199,6 +199,35 @@ def _table(results: dict) -> str:
   return "\n".join(lines)
 
 
+def disentanglement(models: train.Models, state: train.GANState, classifier, key: jax.Array,
+                    num: int, value: float = 3.0) -> dict:
+  """How well z[:, k] controls class k after supervised disentanglement (`loss.disentangle`).
+
+  With P(v) the mean classifier probabilities when coordinate k of `num` prior
+  latents is set to v (`latents.coordinate_control`):
+  ``coordinate_control_k = P(+value)[k] - P(-value)[k]`` (1: the coordinate
+  alone decides class k, 0: no control); ``coordinate_accuracy``: how often the
+  classifier's class of G(z) equals ``argmax z[:, :K]``, the class the
+  training term ties to z (chance: 1/K).
+  """
+  z = sample_latents(key, num, models.z_dim)
+  gen = lambda zz: train.generate(models, state, zz)
+  logits_fn = classifier_logits(classifier)
+  k = int(jax.eval_shape(logits_fn, jax.eval_shape(gen, z[:1])).shape[-1])
+  out = {}
+  values = jnp.array([-value, value])
+  control_fn = jax.jit(lambda dim: coordinate_control(gen, logits_fn, z, dim, values),
+                       static_argnums=0)
+  for dim in range(k):
+    probs = np.asarray(control_fn(dim))
+    out[f"coordinate_control_{dim}"] = float(probs[1, dim] - probs[0, dim])
+  out["coordinate_control_mean"] = float(np.mean([out[f"coordinate_control_{d}"]
+                                                  for d in range(k)]))
+  pred = np.argmax(np.asarray(jax.jit(lambda zz: logits_fn(gen(zz)))(z)), -1)
+  out["coordinate_accuracy"] = float(np.mean(pred == np.argmax(np.asarray(z[:, :k]), -1)))
+  return out
+
+
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=eval: scores the latest checkpoint, writes eval.json (+ truncation sweep)."""
   dataset, models, state = restore_latest(config, workdir)
@@ -208,6 +237,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   results = {"step": int(state.step), "num_samples": num}
   # Conditional generators: also per requested class (fid_class_3, accuracy_class_3, ...).
   results.update(evaluator(state, key, num, config.eval.truncation, per_class=True))
+  if config.loss.disentangle > 0 and dataset.kind == "image":
+    results.update(disentanglement(models, state, evaluator.classifier,
+                                   jax.random.fold_in(key, 0xD15), min(num, 1000)))
   if dataset.kind == "image" and config.eval.truncation_sweep:
     sweep = []
     for psi in config.eval.truncation_sweep:

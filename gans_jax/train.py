@@ -91,11 +91,12 @@ def build_models(config: ml_collections.ConfigDict, dataset: Dataset,
                       f"model.conditional: {m.conditional!r} needs model.arch='dcgan'")
     k = int(dataset.num_classes)
     g = nets.ConditionalDCGANGenerator(resolution=shape[0], channels=shape[-1],
-                                       width=m.g_width, num_classes=k, axis_name=axis_name)
+                                       width=m.g_width, num_classes=k, axis_name=axis_name,
+                                       conv_impl=m.conv_impl)
     d_cls = (nets.ProjectionDCGANDiscriminator if m.conditional == "projection"
              else nets.ConcatDCGANDiscriminator)
     d = d_cls(resolution=shape[0], width=m.d_width, norm=m.d_norm, num_classes=k,
-              axis_name=axis_name)
+              axis_name=axis_name, conv_impl=m.conv_impl)
     return Models(g, d, m.z_dim, k)
   if m.arch == "dcgan":
     if dataset.kind != "image":
@@ -521,7 +522,7 @@ class _NullLog:
 
 def _label_classifier(config: ml_collections.ConfigDict, dataset: Dataset) -> Callable:
   """The frozen domain classifier as ``images -> logits`` for `loss.disentangle`."""
-  from gans_jax.classifier import load_classifier  # imports data, not train
+  from gans_jax.classifier import classifier_logits, load_classifier  # imports data, not train
   from gans_jax.evaluate import classifier_dir
   if dataset.kind != "image" or not dataset.num_classes:
     raise UserError(f"loss.disentangle: needs a labelled image dataset; {dataset.name!r} "
@@ -530,15 +531,7 @@ def _label_classifier(config: ml_collections.ConfigDict, dataset: Dataset) -> Ca
   if config.model.z_dim < clf.num_classes:
     raise UserError(f"loss.disentangle: ties z[:, :{clf.num_classes}] to the classes, so "
                     f"model.z_dim must be >= {clf.num_classes}, got {config.model.z_dim}")
-  res = clf.resolution
-
-  def logits(images):
-    if images.shape[1] != res:
-      images = jax.image.resize(images, images.shape[:1] + (res, res) + images.shape[3:],
-                                "bilinear")
-    return clf.apply(images)[0]
-
-  return logits
+  return classifier_logits(clf)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,

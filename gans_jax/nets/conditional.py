@@ -70,6 +70,7 @@ class ConditionalDCGANGenerator(nn.Module):
   width: int = 64
   num_classes: int = 10
   axis_name: str | None = None
+  conv_impl: str = "gemm"  # see gans_jax.nets.dcgan
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, labels: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -84,7 +85,8 @@ class ConditionalDCGANGenerator(nn.Module):
       _check_labels(labels, z.shape[0])
       onehot = jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)
     dcgan = DCGANGenerator(resolution=self.resolution, channels=self.channels, width=self.width,
-                           axis_name=self.axis_name, name="dcgan")
+                           axis_name=self.axis_name, conv_impl=self.conv_impl,
+                           name="dcgan")
     return dcgan(jnp.concatenate([z, onehot], axis=-1), train=train)
 
 
@@ -111,6 +113,7 @@ class ConcatDCGANDiscriminator(nn.Module):
   norm: str = "batch"
   num_classes: int = 10
   axis_name: str | None = None
+  conv_impl: str = "gemm"  # see gans_jax.nets.dcgan
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, labels: jnp.ndarray, train: bool = True):
@@ -120,7 +123,8 @@ class ConcatDCGANDiscriminator(nn.Module):
     onehot = jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype)
     maps = jnp.broadcast_to(onehot[:, None, None, :], (batch, height, width_px, self.num_classes))
     dcgan = DCGANDiscriminator(resolution=self.resolution, width=self.width, norm=self.norm,
-                               axis_name=self.axis_name, name="dcgan")
+                               axis_name=self.axis_name, conv_impl=self.conv_impl,
+                               name="dcgan")
     return dcgan(jnp.concatenate([x, maps], axis=-1), train=train)
 
 
@@ -149,6 +153,7 @@ class ProjectionDCGANDiscriminator(nn.Module):
   norm: str = "batch"
   num_classes: int = 10
   axis_name: str | None = None
+  conv_impl: str = "gemm"  # see gans_jax.nets.dcgan
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, labels: jnp.ndarray, train: bool = True):
@@ -156,7 +161,7 @@ class ProjectionDCGANDiscriminator(nn.Module):
     _check_labels(labels, x.shape[0])
     scores, features = DCGANDiscriminator(resolution=self.resolution, width=self.width,
                                           norm=self.norm, axis_name=self.axis_name,
-                                          name="dcgan")(x, train=train)
+                                          conv_impl=self.conv_impl, name="dcgan")(x, train=train)
     embedding = nn.Embed(self.num_classes, features.shape[-1], name="embed")(labels)
     projection = jnp.sum(embedding.astype(features.dtype) * features, axis=-1)
     return scores + projection, features
