@@ -90,7 +90,21 @@ class ConditionalDCGANGenerator(nn.Module):
     return dcgan(jnp.concatenate([z, onehot], axis=-1), train=train)
 
 
-class ConcatDCGANDiscriminator(nn.Module):
+class _ConditionalDiscriminator(nn.Module):
+  """Fields shared by both conditional discriminators, and their DCGAN trunk."""
+  resolution: int = 32
+  width: int = 64
+  norm: str = "batch"
+  num_classes: int = 10
+  axis_name: str | None = None
+  conv_impl: str = "gemm"  # see gans_jax.nets.dcgan
+
+  def _trunk(self) -> DCGANDiscriminator:
+    return DCGANDiscriminator(resolution=self.resolution, width=self.width, norm=self.norm,
+                              axis_name=self.axis_name, conv_impl=self.conv_impl, name="dcgan")
+
+
+class ConcatDCGANDiscriminator(_ConditionalDiscriminator):
   r"""(images [B, R, R, C], labels [B]) -> (scores [B], features [B, F]).
 
   .. math::
@@ -108,12 +122,6 @@ class ConcatDCGANDiscriminator(nn.Module):
     axis_name: mapped axis over which train-mode BatchNorm averages its
       statistics (pmap/shard_map/vmap across replicas); None for one device.
   """
-  resolution: int = 32
-  width: int = 64
-  norm: str = "batch"
-  num_classes: int = 10
-  axis_name: str | None = None
-  conv_impl: str = "gemm"  # see gans_jax.nets.dcgan
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, labels: jnp.ndarray, train: bool = True):
@@ -122,13 +130,10 @@ class ConcatDCGANDiscriminator(nn.Module):
     _check_labels(labels, batch)
     onehot = jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype)
     maps = jnp.broadcast_to(onehot[:, None, None, :], (batch, height, width_px, self.num_classes))
-    dcgan = DCGANDiscriminator(resolution=self.resolution, width=self.width, norm=self.norm,
-                               axis_name=self.axis_name, conv_impl=self.conv_impl,
-                               name="dcgan")
-    return dcgan(jnp.concatenate([x, maps], axis=-1), train=train)
+    return self._trunk()(jnp.concatenate([x, maps], axis=-1), train=train)
 
 
-class ProjectionDCGANDiscriminator(nn.Module):
+class ProjectionDCGANDiscriminator(_ConditionalDiscriminator):
   r"""(images [B, R, R, C], labels [B]) -> (scores [B], features [B, F]).
 
   .. math::
@@ -148,20 +153,12 @@ class ProjectionDCGANDiscriminator(nn.Module):
     axis_name: mapped axis over which train-mode BatchNorm averages its
       statistics (pmap/shard_map/vmap across replicas); None for one device.
   """
-  resolution: int = 32
-  width: int = 64
-  norm: str = "batch"
-  num_classes: int = 10
-  axis_name: str | None = None
-  conv_impl: str = "gemm"  # see gans_jax.nets.dcgan
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, labels: jnp.ndarray, train: bool = True):
     chex.assert_rank(x, 4)
     _check_labels(labels, x.shape[0])
-    scores, features = DCGANDiscriminator(resolution=self.resolution, width=self.width,
-                                          norm=self.norm, axis_name=self.axis_name,
-                                          conv_impl=self.conv_impl, name="dcgan")(x, train=train)
+    scores, features = self._trunk()(x, train=train)
     embedding = nn.Embed(self.num_classes, features.shape[-1], name="embed")(labels)
     projection = jnp.sum(embedding.astype(features.dtype) * features, axis=-1)
     return scores + projection, features

@@ -37,6 +37,7 @@ from jax import lax
 
 NORMS = ("batch", "layer", "none")
 CONV_IMPLS = ("gemm", "xla")
+_DN = ("NHWC", "HWIO", "NHWC")
 
 # Sub-pixel phases of a 4x4, stride-2, SAME transposed convolution (flax's
 # ConvTranspose, kernel not flipped): with the input padded by 1, output row
@@ -81,46 +82,43 @@ def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   return out.reshape(b, 2 * h, 2 * w, -1)
 
 
-class Conv4x4s2(nn.Module):
-  """A 4x4 stride-2 SAME convolution with `flax.linen.Conv`'s parameters and init."""
+class _Conv4x4s2Base(nn.Module):
+  """Kernel [4, 4, C, O] (lecun_normal) and optional bias (zeros): flax's Conv/ConvTranspose params."""
   features: int
   use_bias: bool = True
   impl: str = "gemm"
+
+  def _conv(self, x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+    raise NotImplementedError
 
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (4, 4, x.shape[-1], self.features), x.dtype)
-    if self.impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
-      y = lax.conv_general_dilated(x, kernel, (2, 2), "SAME",
-                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    else:
-      y = conv4x4s2(x, kernel)
+    y = self._conv(x, kernel)
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,), x.dtype)
     return y
 
 
-class ConvTranspose4x4s2(nn.Module):
+class Conv4x4s2(_Conv4x4s2Base):
+  """A 4x4 stride-2 SAME convolution with `flax.linen.Conv`'s parameters and init."""
+
+  def _conv(self, x, kernel):
+    if self.impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
+      return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+    return conv4x4s2(x, kernel)
+
+
+class ConvTranspose4x4s2(_Conv4x4s2Base):
   """A 4x4 stride-2 SAME transposed convolution with `flax.linen.ConvTranspose`'s
   parameters and init. Outputs with few channels (the image layer) keep XLA's
   form, which is faster there (measured)."""
-  features: int
-  use_bias: bool = True
-  impl: str = "gemm"
 
-  @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                        (4, 4, x.shape[-1], self.features), x.dtype)
+  def _conv(self, x, kernel):
     if self.impl == "xla" or self.features < 8:
-      y = lax.conv_transpose(x, kernel, (2, 2), "SAME",
-                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    else:
-      y = conv_transpose4x4s2(x, kernel)
-    if self.use_bias:
-      y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,), x.dtype)
-    return y
+      return lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+    return conv_transpose4x4s2(x, kernel)
 
 
 def num_stages(resolution: int) -> int:
