@@ -87,7 +87,7 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
   fused = per_call > 1
 
   t0 = time.perf_counter()
-  compiled = runner.lower(state, data, train_key, fused=fused).compile()
+  compiled = runner.compile(state, data, train_key, fused=fused)
   compile_s = time.perf_counter() - t0
 
   def step_flops(c) -> float:
@@ -99,7 +99,7 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
 
   # XLA's cost analysis counts a while loop's body once, so the FLOPs of a
   # fused call come from the one-step program.
-  flops = step_flops(runner.lower(state, data, train_key).compile() if fused else compiled)
+  flops = step_flops(runner.compile(state, data, train_key) if fused else compiled)
 
   state, metrics = compiled(state, data, train_key)  # warm-up
   jax.block_until_ready(metrics)

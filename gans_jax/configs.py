@@ -87,6 +87,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Devices: pmap (default) or shard_map over all local devices; one device runs plain jit.
   config.parallel = ml_collections.ConfigDict()
   config.parallel.backend = "pmap"
+  # XLA options for the compiled training step when it runs on the CPU
+  # ("name=value;name=value", DebugOptions fields; ignored on GPU/TPU). See
+  # `parse_compiler_options` and experiments/gan_mlp.py for a measured use.
+  config.parallel.cpu_compiler_options = ""
 
   # Outputs
   config.log_every = 50
@@ -149,6 +153,23 @@ def _one_of(config, field: str, allowed) -> None:
   _require(value in allowed, field, f"{value!r} is not one of {', '.join(allowed)}")
 
 
+def parse_compiler_options(spec: str) -> dict[str, str]:
+  """``'xla_a=1;xla_b=X,Y'`` -> ``{'xla_a': '1', 'xla_b': 'X,Y'}``.
+
+  The names are XLA DebugOptions fields, passed to `jax.jit(compiler_options=)`
+  (repeated enum fields take comma-separated enum names). Raises `UserError`
+  naming `parallel.cpu_compiler_options` for a malformed item.
+  """
+  options = {}
+  for item in filter(None, (part.strip() for part in spec.split(";"))):
+    name, sep, value = item.partition("=")
+    _require(bool(sep) and name.strip().startswith("xla_") and value.strip() != "",
+             "parallel.cpu_compiler_options",
+             f"expected 'xla_name=value' items separated by ';', got {item!r}")
+    options[name.strip()] = value.strip()
+  return options
+
+
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   """Raises `UserError` naming the first bad field of `config`."""
   for field in ("seed", "dataset", "model", "loss", "optimizer", "train"):
@@ -159,6 +180,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   _one_of(config, "model.d_activation", D_ACTIVATIONS)
   _one_of(config, "optimizer.g.name", OPTIMIZER_NAMES)
   _one_of(config, "parallel.backend", ("pmap", "shard_map"))
+  parse_compiler_options(config.parallel.get("cpu_compiler_options", ""))
   _one_of(config, "model.conditional", ("none", "concat", "projection"))
   _one_of(config, "model.conv_impl", ("gemm", "xla"))
   _one_of(config, "optimizer.d.name", OPTIMIZER_NAMES)

@@ -80,11 +80,15 @@ class Runner:
     steps_per_call: > 1 also compiles `fuse_steps(step_fn, steps_per_call)`,
       run by ``step(..., fused=True)``; its streamed data is
       ``[steps_per_call, n_critic, B, ...]``.
+    cpu_compiler_options: XLA options ({DebugOptions field: value}) the step is
+      compiled with when the devices are CPUs (ignored on other platforms).
   """
 
   def __init__(self, step_fn: Callable, backend: str, devices, streamed: bool,
-               steps_per_call: int = 1):
+               steps_per_call: int = 1, cpu_compiler_options: dict | None = None):
     self.backend, self.devices, self.streamed = backend, list(devices), streamed
+    on_cpu = self.devices[0].platform == "cpu"
+    self.compiler_options = dict(cpu_compiler_options or {}) if on_cpu else {}
     self.num_devices = len(self.devices)
     self.steps_per_call = int(steps_per_call)
     if backend not in ("jit",) + BACKENDS:
@@ -105,13 +109,16 @@ class Runner:
     return P(*([None] * batch_axis), AXIS) if self.streamed else P()
 
   def _compile(self, fn: Callable, batch_axis: int) -> Callable:
+    options = self.compiler_options or None
     if self.backend == "jit":
-      return jax.jit(fn, donate_argnums=(0,))
+      return jax.jit(fn, donate_argnums=(0,), compiler_options=options)
     if self.backend == "pmap":
       # Multi-host: pmap over all devices of all processes (devices=None), each
       # process passing [local devices, ...] arrays; collectives span hosts.
-      return jax.pmap(fn, axis_name=AXIS, in_axes=(0, 0, None), donate_argnums=(0,),
-                      devices=None if multi_process() else self.devices)
+      mapped = jax.pmap(fn, axis_name=AXIS, in_axes=(0, 0, None), donate_argnums=(0,),
+                        devices=None if multi_process() else self.devices)
+      # pmap takes no compiler options: compile ahead of time on first call.
+      return _CompiledOnFirstCall(mapped, options) if options else mapped
     # check_vma=False: with it on, the gradient with respect to replicated
     # params comes back already summed over devices (the transpose of the
     # implicit broadcast), and the step's own pmean would then average N
@@ -120,7 +127,7 @@ class Runner:
     mapped = jax.shard_map(fn, mesh=self.mesh,
                            in_specs=(P(), self._data_spec(batch_axis), P()),
                            out_specs=(P(), P()), check_vma=False)
-    return jax.jit(mapped, donate_argnums=(0,))
+    return jax.jit(mapped, donate_argnums=(0,), compiler_options=options)
 
   def put_state(self, state):
     if self.backend == "pmap":
@@ -173,6 +180,30 @@ class Runner:
 
   def lower(self, state, data, key, fused: bool = False):
     return (self._fused if fused else self._step).lower(state, data, key)
+
+  def compile(self, state, data, key, fused: bool = False):
+    """The compiled step (or fused steps) for these arguments, with the
+    runner's compiler options: ``compiled(state, data, key)``."""
+    return self.lower(state, data, key, fused).compile(
+        compiler_options=self.compiler_options or None)
+
+
+class _CompiledOnFirstCall:
+  """A pmapped function compiled ahead of time with `compiler_options` when
+  first called (and again for new argument shapes)."""
+
+  def __init__(self, mapped: Callable, compiler_options: dict):
+    self._mapped, self._options, self._cache = mapped, compiler_options, {}
+
+  def lower(self, *args):
+    return self._mapped.lower(*args)
+
+  def __call__(self, *args):
+    key = jax.tree.structure(args), tuple(
+        (np.shape(x), str(getattr(x, "dtype", type(x)))) for x in jax.tree.leaves(args))
+    if key not in self._cache:
+      self._cache[key] = self._mapped.lower(*args).compile(compiler_options=self._options)
+    return self._cache[key](*args)
 
 
 def fuse_steps(step_fn: Callable, num_steps: int, *, scan_data: bool) -> Callable:

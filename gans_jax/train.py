@@ -31,7 +31,7 @@ import orbax.checkpoint as ocp
 from flax.training import train_state
 
 from gans_jax import losses, nets, parallel, plots
-from gans_jax.configs import check_config
+from gans_jax.configs import check_config, parse_compiler_options
 from gans_jax.data import Dataset, load_dataset
 from gans_jax.errors import UserError
 from gans_jax.optim import make_optimizer
@@ -346,7 +346,9 @@ def make_runner(config: ml_collections.ConfigDict, models_fn: Callable, *, resid
   """
   devices = list(devices if devices is not None else jax.local_devices())
   num_seeds = config.train.num_seeds
-  kw = dict(streamed=not resident, steps_per_call=config.train.steps_per_call)
+  kw = dict(streamed=not resident, steps_per_call=config.train.steps_per_call,
+            cpu_compiler_options=parse_compiler_options(
+                config.parallel.get("cpu_compiler_options", "")))
   extra = extra_inputs or {}
   if num_seeds > 1:
     # Independent replicas in one program: state and key batched, data shared.

@@ -165,6 +165,7 @@ def test_check_config_names_each_bad_field():
       "train.n_critic": ("train", "n_critic", 0),
       "dataset.resolution": ("dataset", "resolution", 24),
       "model.d_norm": ("model", "d_norm", "batch"),  # with the WGAN-GP penalty below
+      "parallel.cpu_compiler_options": ("parallel", "cpu_compiler_options", "ynn=dot"),
   }
   for field, (section, key, value) in cases.items():
     config = experiment("wgan_gp")
