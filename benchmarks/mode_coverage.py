@@ -21,11 +21,12 @@ Schedule: the paper trains 400 epochs of 100,000 points at batch 100, i.e.
 400,000 generator steps per run (the authors' code, fjxmlzn/PacGAN,
 synthetic_data_experiments/*/config.py: num_epoch 400, num_sample 100000). The
 default `--steps` here is set so every default row (2 datasets x 5 losses x 10
-seeds) finishes within 30 minutes on a 2-core CPU: 400 steps, 0.1% of that.
+seeds) finishes within 30 minutes on a 2-core CPU: 600 steps, 0.15% of that.
 
-Measured (400 steps, 2-core CPU): no row is near the paper yet; high-quality
-samples stay below 10% because 400 steps only bring the generator near the
-modes, not within 3 sigma (0.03 on the ring). Least squares at 2,500 steps:
+Measured (600 steps, 2-core CPU, nothing else running): the default command
+took 18 min 42 s. No row is near the paper; high-quality samples stay below
+6% because 600 steps only bring the generator near the modes, not within
+3 sigma (0.03 on the ring). Least squares at 2,500 steps:
 ring8 7.9 modes, 15% HQ, reverse KL 0.31; grid25 15.7 modes, 9% HQ, 0.74.
 
 Outputs in `--out` (default runs/mode_coverage): `mode_coverage.md` (our rows and
@@ -55,12 +56,12 @@ from gans_jax.configs import check_config, optimizer_config  # noqa: E402
 from gans_jax.data import load_dataset, mixture_centers  # noqa: E402
 
 # Steps per run in the default schedule, calibrated on this project's 2-core AMD
-# EPYC (XLA:CPU, 10 seeds vmapped, 25 steps per call): a 10-seed step takes
-# 0.23-0.25 s on a quiet machine (0.35-0.75 s while other jobs share the cores)
-# and each row adds 10-30 s of compilation and scoring, so the 10 default rows
-# take about 20 min when the machine is otherwise idle. Measured: 35.6 min with
-# other jobs sharing the cores (load average 5-8); rows run at load ~3 took 117-147 s.
-DEFAULT_STEPS = 400
+# EPYC (XLA:CPU, 10 seeds vmapped, 25 steps per call, gan_mlp's XLA options): a
+# 10-seed step takes ~165 ms on a quiet machine (234 ms without the options) and
+# each row adds 10-30 s of compilation and scoring. Measured with nothing else
+# running: the 10 default rows in 18 min 42 s (rows 93-143 s). 400 steps under
+# load (load average 5-8, before the options) took 35.6 min.
+DEFAULT_STEPS = 600
 DEFAULT_STEPS_PER_CALL = 25
 PAPER_STEPS = 400 * 100_000 // 100  # 400 epochs x 1,000 batches of 100
 

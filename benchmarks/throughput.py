@@ -4,6 +4,7 @@
   python benchmarks/throughput.py --configs wgan_gp dcgan --steps 50 --devices 1 4
   python benchmarks/throughput.py --workload dcgan_wgan_gp_32 --steps 5
   python benchmarks/throughput.py --workload pacgan_mlp --steps 2000
+  python benchmarks/throughput.py --configs gan_mlp --ring_seeds 10   # + the full 10-seed ring run
 
 Workloads are the two rows of the speed table in issue 6, measured on the
 same networks and batch as the PyTorch reference:
@@ -27,10 +28,18 @@ images/s counts the real images the critic sees: steps/s x batch x n_critic.
 GFLOP/s is XLA's cost-analysis FLOP count of one compiled step (all devices)
 times the measured steps/s. ``--steps_per_call K`` fuses K steps into one
 call (`train.steps_per_call`); steps/s always counts training steps.
+
+After the configs (when gan_mlp is among them), the ring benchmark: the wall
+time of one whole `experiments/gan_mlp.py` run on ring8 with ``--ring_seeds``
+(default 10) replicas vmapped in one program, as `launch.py` runs it with
+``--config.train.num_seeds=10`` (compilation, logs, samples and checkpoints
+included), printed with one JSON line ``{"ring_benchmark", "seeds", "steps",
+"wall_s", ...}``. ``--ring_steps`` shortens it; ``--ring_seeds 0`` skips it.
 """
 
 import argparse
 import glob
+import tempfile
 import importlib
 import json
 import os
@@ -121,6 +130,30 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
   }
 
 
+def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
+  """Wall time of a whole `experiments/gan_mlp.py` run (ring8) with `seeds`
+  replicas vmapped (`train.num_seeds`), as `launch.py` would run it: data
+  loading, compilation, training, logs, samples and checkpoints included."""
+  import jax
+
+  from gans_jax import train
+
+  config = importlib.import_module("experiments.gan_mlp").get_config()
+  config.train.num_seeds = seeds
+  if steps:
+    config.train.num_steps = steps
+  if data_dir:
+    config.dataset.data_dir = data_dir
+  with tempfile.TemporaryDirectory() as workdir:
+    t0 = time.perf_counter()
+    state = train.train_and_evaluate(config, workdir, progress=False)
+    jax.block_until_ready(state)
+    wall = time.perf_counter() - t0
+  n = config.train.num_steps
+  return {"ring_benchmark": "gan_mlp", "dataset": config.dataset.name, "seeds": seeds,
+          "steps": n, "wall_s": round(wall, 1), "seed_steps_per_s": round(n * seeds / wall, 1)}
+
+
 def _print(r: dict) -> None:
   name = r.get("workload") or r.get("config")
   print(f"{name:<18} {r['devices']:>3} {r['compile_s']:>9.2f} {r['steps_per_s']:>9.2f} "
@@ -144,6 +177,10 @@ def main() -> None:
                       help="device counts; N > 1 runs on N forced host devices")
   parser.add_argument("--backend", choices=("pmap", "shard_map"), default=None)
   parser.add_argument("--data_dir", default=None)
+  parser.add_argument("--ring_seeds", type=int, default=10,
+                      help="seeds of the full ring8 run timed after the configs (0: skip)")
+  parser.add_argument("--ring_steps", type=int, default=None,
+                      help="steps of that run (default: experiments/gan_mlp.py's num_steps)")
   parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
 
@@ -179,6 +216,12 @@ def main() -> None:
       if args.backend:
         config.parallel.backend = args.backend
       _print(measure(config, label, args.steps, n, args.data_dir))
+  if (args._child is None and not args.workload and args.ring_seeds > 0
+      and (args.configs is None or "gan_mlp" in args.configs)):
+    r = ring_run(args.ring_seeds, args.ring_steps, args.data_dir)
+    print(f"ring benchmark: gan_mlp on {r['dataset']}, {r['seeds']} seeds x {r['steps']} steps "
+          f"in one vmapped run: {r['wall_s']:.1f} s wall ({r['seed_steps_per_s']} seed-steps/s)")
+    print(json.dumps(r), flush=True)
 
 
 if __name__ == "__main__":

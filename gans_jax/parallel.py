@@ -21,6 +21,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from gans_jax.errors import UserError
+
 AXIS = "batch"
 BACKENDS = ("pmap", "shard_map")
 
@@ -89,6 +91,8 @@ class Runner:
     self.backend, self.devices, self.streamed = backend, list(devices), streamed
     on_cpu = self.devices[0].platform == "cpu"
     self.compiler_options = dict(cpu_compiler_options or {}) if on_cpu else {}
+    if self.compiler_options:
+      _check_compiler_options(self.compiler_options, self.devices[0])
     self.num_devices = len(self.devices)
     self.steps_per_call = int(steps_per_call)
     if backend not in ("jit",) + BACKENDS:
@@ -186,6 +190,18 @@ class Runner:
     runner's compiler options: ``compiled(state, data, key)``."""
     return self.lower(state, data, key, fused).compile(
         compiler_options=self.compiler_options or None)
+
+
+def _check_compiler_options(options: dict, device) -> None:
+  # XLA rejects an unknown option or value only when compiling: try a trivial
+  # program now, so a typo is one clear error before data and models are built.
+  try:
+    jax.jit(lambda x: x + 1).lower(
+        jax.ShapeDtypeStruct((), np.float32, sharding=jax.sharding.SingleDeviceSharding(device))
+    ).compile(compiler_options=options)
+  except Exception as e:  # XlaRuntimeError / JaxRuntimeError, version dependent
+    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise UserError(f"parallel.cpu_compiler_options: XLA rejects them: {message}") from None
 
 
 class _CompiledOnFirstCall:

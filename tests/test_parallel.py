@@ -9,10 +9,12 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax import lax
 
 from gans_jax import parallel
 from gans_jax.configs import parse_compiler_options
+from gans_jax.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,3 +76,7 @@ def test_cpu_compiler_options_reach_xla_and_keep_the_step():
   assert np.max(np.abs(reference - w0)) > 1e-4  # the steps moved the weights
   np.testing.assert_allclose(results["jit", True], reference, atol=1e-6)
   np.testing.assert_allclose(results["pmap", True], reference, atol=1e-6)
+  if device[0].platform == "cpu":  # an option XLA does not know: one clear error, up front
+    with pytest.raises(UserError, match=r"parallel\.cpu_compiler_options.*xla_cpu_no_such_option"):
+      parallel.Runner(_maxout_sgd_step(None), "jit", device, streamed=False,
+                      cpu_compiler_options={"xla_cpu_no_such_option": "1"})
