@@ -163,7 +163,7 @@ def parse_compiler_options(spec: str) -> dict[str, str]:
   options = {}
   for item in filter(None, (part.strip() for part in spec.split(";"))):
     name, sep, value = item.partition("=")
-    _require(bool(sep) and name.strip().startswith("xla_") and value.strip() != "",
+    _require(bool(sep) and name.strip().startswith("xla_"),
              "parallel.cpu_compiler_options",
              f"expected 'xla_name=value' items separated by ';', got {item!r}")
     options[name.strip()] = value.strip()
