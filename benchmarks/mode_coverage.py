@@ -131,8 +131,7 @@ def make_config(dataset: str, loss: str, steps: int, seeds: int, seed: int,
   config.seed = seed
   config.train.num_steps = steps
   config.train.num_seeds = seeds
-  if "steps_per_call" in config.train:
-    config.train.steps_per_call = steps_per_call
+  config.train.steps_per_call = steps_per_call
   check_config(config, num_devices=1)
   return config
 
@@ -164,7 +163,7 @@ def run_row(dataset_name: str, loss: str, args, bar) -> dict:
   pstate = runner.put_state(state)
   del state
 
-  fuse = int(getattr(runner, "steps_per_call", 1))
+  fuse = runner.steps_per_call
   step = 0
   while step < args.steps:
     k = min(fuse, args.steps - step)

@@ -39,12 +39,12 @@ included), printed with one JSON line ``{"ring_benchmark", "seeds", "steps",
 
 import argparse
 import glob
-import tempfile
 import importlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -60,25 +60,13 @@ import ml_collections
 import numpy as np
 
 from gans_jax import latents, plots, train
-from gans_jax.classifier import LoadedClassifier, load_classifier
+from gans_jax.classifier import classifier_logits, load_classifier
 from gans_jax.errors import UserError
 from gans_jax.evaluate import _write_json, classifier_dir, restore_latest
 
 DIRECTION_FILE = "edit_direction.npy"
 _KEY_SALT = 0xED17  # edit mode's keys are folded from config.seed with this constant
 _SHOW = 8           # examples (columns or rows) in the figures
-
-
-def classifier_logits_fn(classifier: LoadedClassifier):
-  """``images [B, R, R, C] -> logits [B, K]``, resizing to the classifier's resolution."""
-  res = classifier.resolution
-
-  def logits_fn(x):
-    if x.shape[1] != res:
-      x = jax.image.resize(x, (x.shape[0], res, res, x.shape[-1]), "bilinear")
-    return classifier.apply(x)[0]
-
-  return logits_fn
 
 
 class InputSpace:
@@ -148,7 +136,7 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if classifier.num_classes != k:
     raise UserError(f"eval.classifier_dir: its classifier has {classifier.num_classes} classes, "
                     f"{config.dataset.name!r} has {k}; retrain it on this dataset")
-  logits_fn = classifier_logits_fn(classifier)
+  logits_fn = classifier_logits(classifier)
   batch = int(e.batch_size)
   num_steps = int(e.num_steps)
   scales = [float(s) for s in e.direction_scales]
@@ -306,4 +294,4 @@ def _load_direction(path: str, dim: int) -> np.ndarray:
   return direction.astype(np.float32)
 
 
-__all__ = ["edit", "InputSpace", "classifier_logits_fn", "DIRECTION_FILE"]
+__all__ = ["edit", "InputSpace", "DIRECTION_FILE"]

@@ -130,7 +130,7 @@ class Evaluator:
     return out
 
   def per_class_metrics(self, fake_features: np.ndarray, probs: np.ndarray,
-                labels: np.ndarray) -> dict:
+                        labels: np.ndarray) -> dict:
     """Per requested class c of a conditional generator: its samples against class c's test images.
 
     ``fid_class_c``: FID between the class-c samples and the class-c test

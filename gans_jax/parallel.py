@@ -205,21 +205,19 @@ def _check_compiler_options(options: dict, device) -> None:
 
 
 class _CompiledOnFirstCall:
-  """A pmapped function compiled ahead of time with `compiler_options` when
-  first called (and again for new argument shapes)."""
+  """A pmapped function compiled ahead of time with `compiler_options` on its
+  first call (a training step's argument shapes do not change)."""
 
   def __init__(self, mapped: Callable, compiler_options: dict):
-    self._mapped, self._options, self._cache = mapped, compiler_options, {}
+    self._mapped, self._options, self._compiled = mapped, compiler_options, None
 
   def lower(self, *args):
     return self._mapped.lower(*args)
 
   def __call__(self, *args):
-    key = jax.tree.structure(args), tuple(
-        (np.shape(x), str(getattr(x, "dtype", type(x)))) for x in jax.tree.leaves(args))
-    if key not in self._cache:
-      self._cache[key] = self._mapped.lower(*args).compile(compiler_options=self._options)
-    return self._cache[key](*args)
+    if self._compiled is None:
+      self._compiled = self._mapped.lower(*args).compile(compiler_options=self._options)
+    return self._compiled(*args)
 
 
 def fuse_steps(step_fn: Callable, num_steps: int, *, scan_data: bool) -> Callable:
