@@ -59,6 +59,11 @@ def main(argv) -> None:
   name = os.path.splitext(os.path.basename(config_path))[0]
   workdir = _WORKDIR.value or os.path.join("runs", name)
 
+  task = config.get("task", "gan")
+  if _DISTRIBUTED.value and (task != "gan" or _MODE.value != "train"):
+    _fail(f"--distributed: only GAN training runs across processes; run "
+          f"{'a classifier config' if task != 'gan' else '--mode=' + _MODE.value} "
+          f"in one process (without --distributed)")
   if _DISTRIBUTED.value:
     import jax
     try:
@@ -78,7 +83,6 @@ def main(argv) -> None:
   from gans_jax.train import TrainingDiverged, step_of, train_and_evaluate
 
   try:
-    task = config.get("task", "gan")
     if task == "classifier":
       if _MODE.value != "train":
         raise UserError(f"--mode={_MODE.value}: a classifier config only trains")

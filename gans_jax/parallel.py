@@ -38,6 +38,36 @@ def multi_process() -> bool:
   return jax.process_count() > 1
 
 
+def _all_devices_replicated() -> NamedSharding:
+  return NamedSharding(Mesh(np.array(jax.devices()), ("all",)), P())
+
+
+def to_global(tree):
+  """Multi-process: each array leaf, identical in every process, as one global
+  array replicated over every process's devices (what orbax can save across
+  hosts; it refuses the host-local arrays that `unreplicate` gives)."""
+  sharding = _all_devices_replicated()
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x))
+      if isinstance(x, (jax.Array, np.ndarray)) else x, tree)
+
+
+def to_local(tree):
+  """The inverse of `to_global`: this process's copy of each replicated leaf."""
+  return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
+
+
+def restore_target(tree):
+  """Shapes and dtypes of `tree`'s arrays, placed as `to_global` places them
+  (several processes) or on the first local device (one process), whatever
+  topology the checkpoint was saved from; other leaves unchanged."""
+  sharding = (_all_devices_replicated() if multi_process()
+              else jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)
+      if hasattr(x, "dtype") and hasattr(x, "shape") else x, tree)
+
+
 def replicate(tree, devices):
   """Stacks a copy of `tree` on each device (pmap layout)."""
   n = len(devices)

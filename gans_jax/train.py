@@ -351,6 +351,10 @@ def make_runner(config: ml_collections.ConfigDict, models_fn: Callable, *, resid
                 config.parallel.get("cpu_compiler_options", "")))
   extra = extra_inputs or {}
   if num_seeds > 1:
+    if parallel.multi_process():
+      raise UserError("train.num_seeds: several seeds train in one program on one device; "
+                      "under --distributed every process would train the same seeds. Run "
+                      "them on one process, or use num_seeds=1 across processes")
     # Independent replicas in one program: state and key batched, data shared.
     models = models_fn(None)
     fn = jax.vmap(make_step_fn(config, models, resident=resident, **extra),
@@ -412,13 +416,21 @@ class Checkpointer:
     step = step_of(state)
     if step in self.manager.all_steps():
       return
-    self.manager.save(step, args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)))
+    tree = flax.serialization.to_state_dict(state)
+    if parallel.multi_process():
+      # Every process holds the same state on its own devices; orbax saves
+      # global arrays (each process writes its share, process 0 commits).
+      tree = parallel.to_global(tree)
+    self.manager.save(step, args=ocp.args.StandardSave(tree))
 
   def restore(self, template: GANState, step=None) -> GANState:
     step = self.manager.latest_step() if step is None else step
-    target = flax.serialization.to_state_dict(template)
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    # Explicit placements: a checkpoint saved by N processes restores in one
+    # (e.g. --mode=eval after a multi-host run) and the other way round.
+    abstract = parallel.restore_target(flax.serialization.to_state_dict(template))
     restored = self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    if parallel.multi_process():
+      restored = parallel.to_local(restored)
     return flax.serialization.from_state_dict(template, restored)
 
   def close(self) -> None:

@@ -62,3 +62,17 @@ def test_batch_not_divisible_by_devices_is_exit_2(data_dir, tmp_path):
 def test_missing_config_file_is_exit_2(tmp_path):
   result = launch("--config", "experiments/nope.py", "--workdir", str(tmp_path))
   assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("config,extra,named", [
+    ("experiments/wgan_gp.py", ["--mode=eval"], "--mode=eval"),
+    ("experiments/classifier_digits.py", [], "classifier"),
+    ("experiments/wgan_gp.py", ["--num_processes=2"], "--distributed"),
+])
+def test_distributed_only_for_gan_training_is_exit_2(config, extra, named, tmp_path):
+  """Checked before jax.distributed.initialize, which would wait for the other processes."""
+  args = ["--distributed"] if named != "--distributed" else []
+  result = launch("--config", config, "--workdir", str(tmp_path), *args, *extra)
+  assert result.returncode == 2, result.stderr
+  lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1 and named in lines[0], result.stderr

@@ -177,6 +177,17 @@ def test_check_config_names_each_bad_field():
     check_config(config, num_devices=5)
 
 
+def test_vmapped_seeds_under_several_processes_is_a_user_error(data_dir, monkeypatch):
+  """Seeds train on one device: under --distributed every process would train the same ones."""
+  config = tiny_dcgan(data_dir)
+  config.train.num_seeds = 2
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  monkeypatch.setattr(train.parallel, "multi_process", lambda: True)
+  with pytest.raises(UserError, match=r"train\.num_seeds.*--distributed"):
+    train.make_runner(config, lambda axis: train.build_models(config, dataset, axis),
+                      resident=True)
+
+
 def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
   """num_seeds=2 trains replicas whose parameters are those of runs with seed 0 and 1."""
   def config(seed=0, num_seeds=1):

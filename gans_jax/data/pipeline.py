@@ -231,8 +231,15 @@ def _load_embedded(name: str, split: str, data_dir: str | None,
         f'dataset.resolution applies to image datasets only; set it to None for {name!r}.')
   builder = builders.BUILDERS[name](data_dir=data_dir, file_format='array_record')
   if not builder.is_prepared():
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    try:
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    except FileExistsError:
+      # Another process preparing the same data_dir (multi-host) renamed its
+      # complete copy into place first; use that one.
+      builder = builders.BUILDERS[name](data_dir=data_dir, file_format='array_record')
+      if not builder.is_prepared():
+        raise
   _check_split(builder, name, split)
   records = _decode_records(builder, split)
   num_classes = builder.info.features['label'].num_classes
