@@ -31,7 +31,7 @@ def run(name: str, backend: str, data_dir: str, devices, streamed: bool = False)
   # WGAN-GP runs the default GEMM convolutions; the DCGAN cases (BatchNorm across
   # replicas is what they check) use XLA's, which compile faster: the two forms
   # are the same function (tests/test_nets.py), and this keeps the suite < 10 min.
-  config.model.conv_impl = "gemm" if name == "wgan_gp" else "xla"
+  config.model.conv_impl = "xla"
   config.train.batch_size = 8
   config.parallel.backend = backend
   # SGD, not the configs' Adam: Adam's first steps move each weight by ~lr*sign(g),
