@@ -1,43 +1,48 @@
-"""Shared fixtures: one prepared TFDS data_dir for the whole test session."""
+"""Shared fixtures and one per-session directory shared by the xdist workers.
 
+The session directory holds an XLA compilation cache and the digits classifier:
+many tests compile the same tiny programs (the same shrunk configs) and several
+need the classifier; both are made once per session instead of once per worker
+and test. The directory starts empty every session, so a local run takes what a
+clean CI run takes. The controller creates it before the workers start (they and
+every subprocess a test starts inherit the environment) and removes it at the end.
+"""
+
+import fcntl
 import importlib
+import json
 import os
 import shutil
 import tempfile
 
 import pytest
 
-_CACHE_ENV = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+from gans_jax.classifier import META_FILE, train_classifier
+
+_SESSION_ENV = "GANS_JAX_TEST_SESSION_DIR"
 
 
 def pytest_configure(config):
-  """One XLA compilation cache for this test session, shared by the xdist workers
-  and the subprocesses tests start (launch.py, the 4-device and multi-host runs).
-
-  Many tests compile the same tiny programs (the same shrunk configs); the cache
-  compiles each once. It starts empty every session, so a local run takes what a
-  clean CI run takes; the controller creates it before the workers start (they and
-  every subprocess inherit the environment) and removes it at the end.
-  """
-  if hasattr(config, "workerinput") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
-    return  # an xdist worker (inherits the controller's cache) or a cache the user chose
-  config._xla_cache_dir = tempfile.mkdtemp(prefix="gans_jax_xla_cache_")
-  os.environ.update({"JAX_COMPILATION_CACHE_DIR": config._xla_cache_dir, **_CACHE_ENV})
-  # This process imported jax already (its env was read then): without xdist it runs the tests.
+  if hasattr(config, "workerinput") or _SESSION_ENV in os.environ:
+    return  # an xdist worker: it inherits the controller's directory
+  config._session_dir = tempfile.mkdtemp(prefix="gans_jax_tests_")
+  os.environ[_SESSION_ENV] = config._session_dir
+  if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+    return  # a cache the user chose
+  cache = {"JAX_COMPILATION_CACHE_DIR": os.path.join(config._session_dir, "xla_cache"),
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  os.environ.update(cache)
+  # This process imported jax already (its env was read then); without xdist it runs the tests.
   import jax
-  jax.config.update("jax_compilation_cache_dir", config._xla_cache_dir)
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  for name, value in cache.items():
+    jax.config.update(name.lower(), value if name.endswith("DIR") else 0)
 
 
 def pytest_unconfigure(config):
-  directory = getattr(config, "_xla_cache_dir", None)
+  directory = getattr(config, "_session_dir", None)
   if directory:
     shutil.rmtree(directory, ignore_errors=True)
-    del os.environ["JAX_COMPILATION_CACHE_DIR"]
-
-from gans_jax.classifier import train_classifier
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +53,16 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def digits_classifier(data_dir, tmp_path_factory):
-  config = importlib.import_module("experiments.classifier_digits").get_config()
-  config.dataset.data_dir = data_dir
-  config.train.num_steps = 300  # the default 1500 gives the same accuracy band; 300 keeps CI fast
-  workdir = str(tmp_path_factory.mktemp("classifier_digits"))
-  meta = train_classifier(config, workdir, progress=False)
+  """Trained once per session: the first worker to need it trains it, the other waits."""
+  shared = os.environ.get(_SESSION_ENV) or str(tmp_path_factory.mktemp("shared"))
+  workdir = os.path.join(shared, "classifier_digits")
+  with open(workdir + ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if os.path.exists(os.path.join(workdir, META_FILE)):
+      with open(os.path.join(workdir, META_FILE)) as f:
+        return workdir, json.load(f)
+    config = importlib.import_module("experiments.classifier_digits").get_config()
+    config.dataset.data_dir = data_dir
+    config.train.num_steps = 300  # the default 1500 gives the same accuracy band; 300 keeps CI fast
+    meta = train_classifier(config, workdir, progress=False)
   return workdir, meta

@@ -21,6 +21,8 @@ IMAGE_KEYS = {"fid", "kid", "precision", "recall", "density", "coverage", "incep
 def eval_config(name, data_dir, clf_dir=None):
   config = shrink(experiment(name), data_dir, num_steps=4)
   config.dataset.resolution = 16  # the classifier's resolution
+  if config.model.arch == "dcgan":
+    config.model.conv_impl = "xla"  # the same function (test_nets.py), compiles faster
   config.eval.classifier_dir = clf_dir
   config.eval.num_samples = 400
   config.eval.num_samples_train = 200

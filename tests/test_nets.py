@@ -17,12 +17,14 @@ def test_dcgan_shapes_for_every_resolution(resolution, channels):
   g = nets.DCGANGenerator(resolution=resolution, channels=channels, width=8)
   d = nets.DCGANDiscriminator(resolution=resolution, width=8, norm="batch")
   z = jax.random.normal(jax.random.PRNGKey(0), (3, 16))
-  gv = g.init(jax.random.PRNGKey(1), z, train=False)
-  x, _ = g.apply(gv, z, train=True, mutable=["batch_stats"])
+  # Jitted: eagerly, every op compiles on its own (~30 s on 2 cores).
+  gv = jax.jit(lambda k, z: g.init(k, z, train=False))(jax.random.PRNGKey(1), z)
+  x, _ = jax.jit(lambda v, z: g.apply(v, z, train=True, mutable=["batch_stats"]))(gv, z)
   chex.assert_shape(x, (3, resolution, resolution, channels))
   assert float(jnp.max(jnp.abs(x))) <= 1.0  # tanh output
-  dv = d.init(jax.random.PRNGKey(2), x, train=False)
-  (scores, features), _ = d.apply(dv, x, train=True, mutable=["batch_stats"])
+  dv = jax.jit(lambda k, x: d.init(k, x, train=False))(jax.random.PRNGKey(2), x)
+  (scores, features), _ = jax.jit(
+      lambda v, x: d.apply(v, x, train=True, mutable=["batch_stats"]))(dv, x)
   chex.assert_shape(scores, (3,))
   # Penultimate features: the 4x4 map of the last stage, flattened.
   chex.assert_shape(features, (3, 4 * 4 * 8 * 2 ** (num_stages(resolution) - 1)))
