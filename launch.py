@@ -31,6 +31,12 @@ _COORDINATOR = flags.DEFINE_string("coordinator_address", None,
                                    "host:port of process 0 (with --distributed).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes (with --distributed).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (with --distributed).")
+_CACHE_DIR = flags.DEFINE_string(
+    "compilation_cache_dir", None,
+    "Keep compiled XLA programs (those that took over a second to compile) in this directory "
+    "(JAX's persistent compilation cache): re-running or resuming the same config skips "
+    "compiling its train step. Entries are specific to the jax/XLA version and the machine; "
+    "off by default.")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -59,6 +65,9 @@ def main(argv) -> None:
   name = os.path.splitext(os.path.basename(config_path))[0]
   workdir = _WORKDIR.value or os.path.join("runs", name)
 
+  if _CACHE_DIR.value:
+    import jax
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(_CACHE_DIR.value))
   task = config.get("task", "gan")
   if _DISTRIBUTED.value and (task != "gan" or _MODE.value != "train"):
     _fail(f"--distributed: only GAN training runs across processes; run "

@@ -23,8 +23,10 @@ def launch(*args, env=None):
 def test_launch_trains_wgan_gp_end_to_end(data_dir, tmp_path):
   """The README command, shrunk. (Resume equality is proven in test_train.py.)"""
   workdir = str(tmp_path / "run")
+  cache = str(tmp_path / "xla_cache")
   first = launch("--config", "experiments/wgan_gp.py", "--workdir", workdir,
-                 f"--config.dataset.data_dir={data_dir}", *TINY)
+                 f"--config.dataset.data_dir={data_dir}", f"--compilation_cache_dir={cache}",
+                 *TINY)
   assert first.returncode == 0, first.stderr
   assert "done: 4 steps" in first.stdout
   rows = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
@@ -33,6 +35,7 @@ def test_launch_trains_wgan_gp_end_to_end(data_dir, tmp_path):
   assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
       "step_0000002.png", "step_0000004.png"]
   assert os.path.exists(os.path.join(workdir, "losses.png"))
+  assert os.listdir(cache)  # the compiled programs were kept there
 
 
 @pytest.mark.parametrize("override,field", [
