@@ -42,6 +42,11 @@ def _all_devices_replicated() -> NamedSharding:
   return NamedSharding(Mesh(np.array(jax.devices()), ("all",)), P())
 
 
+def _is_array(x) -> bool:
+  # A state's leaves are arrays, except a fresh TrainState's Python int `step`.
+  return isinstance(x, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
+
+
 def to_global(tree):
   """Multi-process: each array leaf, identical in every process, as one global
   array replicated over every process's devices (what orbax can save across
@@ -49,7 +54,7 @@ def to_global(tree):
   sharding = _all_devices_replicated()
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x))
-      if isinstance(x, (jax.Array, np.ndarray)) else x, tree)
+      if _is_array(x) else x, tree)
 
 
 def to_local(tree):
@@ -64,8 +69,8 @@ def restore_target(tree):
   sharding = (_all_devices_replicated() if multi_process()
               else jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
   return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)
-      if hasattr(x, "dtype") and hasattr(x, "shape") else x, tree)
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+      if _is_array(x) else x, tree)
 
 
 def replicate(tree, devices):
