@@ -44,9 +44,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.g_width = 64           # dcgan: channels of the last generator stage
   config.model.d_width = 64           # dcgan: channels of the first discriminator stage
   config.model.d_norm = "batch"       # batch | layer | none
-  # dcgan: how 4x4 stride-2 (transposed) convs run: gemm (im2col / sub-pixel
-  # matrix products, fast on XLA:CPU) | xla (lax convolutions). Same function.
-  config.model.conv_impl = "gemm"
+  # dcgan: how 4x4 stride-2 (transposed) convs run: winograd (F(2x2, 2x2):
+  # 9/16 of gemm's multiply-adds, fastest on XLA:CPU) | gemm (im2col /
+  # sub-pixel matrix products) | xla (lax convolutions). Same function.
+  config.model.conv_impl = "winograd"
   config.model.g_hidden = (256, 256)  # mlp
   config.model.d_hidden = (256, 256)  # mlp
   config.model.g_batch_norm = False   # mlp
@@ -182,7 +183,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   _one_of(config, "parallel.backend", ("pmap", "shard_map"))
   parse_compiler_options(config.parallel.get("cpu_compiler_options", ""))
   _one_of(config, "model.conditional", ("none", "concat", "projection"))
-  _one_of(config, "model.conv_impl", ("gemm", "xla"))
+  _one_of(config, "model.conv_impl", ("gemm", "winograd", "xla"))
   _one_of(config, "optimizer.d.name", OPTIMIZER_NAMES)
   _require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
            "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")

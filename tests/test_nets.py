@@ -126,10 +126,19 @@ class _OurConvs(nn.Module):
 
 
 @pytest.mark.parametrize("transpose,features", [(False, 6), (True, 8), (True, 2)])
-@pytest.mark.parametrize("impl", ["gemm", "xla"])
-def test_4x4_stride2_convs_equal_flax_with_the_same_parameters(transpose, features, impl):
+@pytest.mark.parametrize("impl,shape", [
+    ("gemm", (3, 6, 6, 5)), ("xla", (3, 6, 6, 5)),
+    # Winograd needs H, W multiples of 4 and >= 8 input channels for the strided conv.
+    ("winograd", (3, 8, 8, 8))])
+def test_4x4_stride2_convs_equal_flax_with_the_same_parameters(transpose, features, impl, shape,
+                                                                monkeypatch):
   """Same init, outputs, input/weight gradients and a penalty's second derivative as flax."""
-  x = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 6, 5))
+  calls = []
+  for name in ("conv4x4s2", "conv_transpose4x4s2"):  # record which Winograd form runs
+    fn = getattr(dcgan.winograd, name)
+    monkeypatch.setattr(dcgan.winograd, name,
+                        lambda *a, fn=fn, name=name: calls.append(name) or fn(*a))
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
   ref, ours = _FlaxConvs(features, transpose), _OurConvs(features, transpose, impl)
   params = ref.init(jax.random.PRNGKey(1), x)
   chex.assert_trees_all_equal(ours.init(jax.random.PRNGKey(1), x), params)
@@ -147,12 +156,18 @@ def test_4x4_stride2_convs_equal_flax_with_the_same_parameters(transpose, featur
                              argnums=(0, 1))(params, x)
   chex.assert_trees_all_close(grads(ours), grads(ref), atol=1e-5)
   chex.assert_trees_all_close(penalty_grad(ours), penalty_grad(ref), atol=1e-4)
+  # The Winograd form ran, except for the image-channel transposed conv (XLA's).
+  winograd_ran = impl == "winograd" and (not transpose or features >= 8)
+  assert bool(calls) == winograd_ran
+  if winograd_ran:
+    assert set(calls) == {"conv_transpose4x4s2" if transpose else "conv4x4s2"}
 
 
 def test_dcgan_conv_impls_give_the_same_networks():
   z = jax.random.normal(jax.random.PRNGKey(0), (2, 8))
-  gens = [nets.DCGANGenerator(resolution=16, width=8, conv_impl=i) for i in ("gemm", "xla")]
+  gens = [nets.DCGANGenerator(resolution=16, width=8, conv_impl=i) for i in dcgan.CONV_IMPLS]
   v = gens[0].init(jax.random.PRNGKey(1), z, train=False)
-  chex.assert_trees_all_equal(gens[1].init(jax.random.PRNGKey(1), z, train=False), v)
-  chex.assert_trees_all_close(gens[0].apply(v, z, train=False),
-                              gens[1].apply(v, z, train=False), atol=1e-5)
+  for g in gens[1:]:
+    chex.assert_trees_all_equal(g.init(jax.random.PRNGKey(1), z, train=False), v)
+    chex.assert_trees_all_close(g.apply(v, z, train=False), gens[0].apply(v, z, train=False),
+                                atol=1e-5)

@@ -16,7 +16,7 @@ the parameters and their names are the same either way):
 
 * ``'xla'``: `flax.linen.Conv` / `ConvTranspose`, i.e. `lax.conv_general_dilated`
   with window strides, and with ``lhs_dilation=2`` for the transposed one.
-* ``'gemm'`` (default): each layer as matrix products XLA:CPU runs at GEMM
+* ``'gemm'``: each layer as matrix products XLA:CPU runs at GEMM
   speed. A strided conv is im2col (16 strided slices of the padded input)
   times the [16 C, O] kernel. A transposed conv is four sub-pixel phases
   (output pixel (2m + r, 2n + s) sees only 2x2 of the 4x4 taps), each a
@@ -25,8 +25,16 @@ the parameters and their names are the same either way):
   form (the transposed conv, and the input gradient of every strided conv,
   which WGAN-GP's penalty differentiates again) run far below GEMM speed, and
   the dilated form also multiplies 3 zeros for every useful tap; in the 'gemm'
-  form every derivative is again slices, pads and matrix products. See
-  benchmarks/throughput.py and the README for the measured effect.
+  form every derivative is again slices, pads and matrix products.
+* ``'winograd'`` (default): the 'gemm' form's matrix products with 9/16 of
+  the multiply-adds, by Winograd's F(2x2, 2x2) (`gans_jax.nets.winograd`), for
+  strided convs whose input has H, W multiples of 4 and at least 8 channels
+  and for transposed convs with at least 8 output channels; other layers (the
+  image-channel ones) take the 'gemm' or 'xla' form as before. Equal to the
+  others up to float32 rounding (not bit-equal). Reverse mode of any order;
+  no forward mode (`jax.jvp`): use 'gemm' for that.
+
+See benchmarks/throughput.py and the README for the measured effect.
 """
 
 import math
@@ -35,8 +43,10 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jax import lax
 
+from gans_jax.nets import winograd
+
 NORMS = ("batch", "layer", "none")
-CONV_IMPLS = ("gemm", "xla")
+CONV_IMPLS = ("gemm", "winograd", "xla")
 _DN = ("NHWC", "HWIO", "NHWC")
 
 # Sub-pixel phases of a 4x4, stride-2, SAME transposed convolution (flax's
@@ -86,7 +96,7 @@ class _Conv4x4s2Base(nn.Module):
   """Kernel [4, 4, C, O] (lecun_normal) and optional bias (zeros): flax's Conv/ConvTranspose params."""
   features: int
   use_bias: bool = True
-  impl: str = "gemm"
+  impl: str = "winograd"
 
   def _conv(self, x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
     raise NotImplementedError
@@ -107,6 +117,8 @@ class Conv4x4s2(_Conv4x4s2Base):
   def _conv(self, x, kernel):
     if self.impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
       return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+    if self.impl == "winograd" and x.shape[1] % 4 == 0 and x.shape[2] % 4 == 0 and x.shape[3] >= 8:
+      return winograd.conv4x4s2(x, kernel)
     return conv4x4s2(x, kernel)
 
 
@@ -118,6 +130,8 @@ class ConvTranspose4x4s2(_Conv4x4s2Base):
   def _conv(self, x, kernel):
     if self.impl == "xla" or self.features < 8:
       return lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+    if self.impl == "winograd" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+      return winograd.conv_transpose4x4s2(x, kernel)
     return conv_transpose4x4s2(x, kernel)
 
 
@@ -135,7 +149,7 @@ class DCGANGenerator(nn.Module):
   channels: int = 1
   width: int = 64
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
-  conv_impl: str = "gemm"       # gemm | xla (same function and parameters; see above)
+  conv_impl: str = "winograd"   # winograd | gemm | xla (same function and parameters; see above)
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -161,7 +175,7 @@ class DCGANDiscriminator(nn.Module):
   width: int = 64
   norm: str = "batch"
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
-  conv_impl: str = "gemm"       # gemm | xla (same function and parameters; see above)
+  conv_impl: str = "winograd"   # winograd | gemm | xla (same function and parameters; see above)
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
