@@ -141,21 +141,25 @@ def test_4x4_stride2_convs_equal_flax_with_the_same_parameters(transpose, featur
   x = jax.random.normal(jax.random.PRNGKey(0), shape)
   ref, ours = _FlaxConvs(features, transpose), _OurConvs(features, transpose, impl)
   params = ref.init(jax.random.PRNGKey(1), x)
-  chex.assert_trees_all_equal(ours.init(jax.random.PRNGKey(1), x), params)
-  chex.assert_trees_all_close(ours.apply(params, x), ref.apply(params, x), atol=1e-5)
-  r = jax.random.normal(jax.random.PRNGKey(2), ref.apply(params, x).shape)
+  r = jax.random.normal(jax.random.PRNGKey(2), jax.eval_shape(ref.apply, params, x).shape)
 
-  def penalty_grad(module):
-    # d/dparams of |d<r, f(x)>/dx|^2: the WGAN-GP penalty's double backward.
+  @jax.jit  # one program per module: eagerly, every op compiles on its own (~20 s)
+  def everything(init_key):
+    module = ours if init_key is not None else ref
+    f = lambda p, xx: jnp.sum(r * jnp.tanh(module.apply(p, xx)))
+
     def pen(p):
-      gx = jax.grad(lambda xx: jnp.sum(r * jnp.tanh(module.apply(p, xx))))(x)
-      return jnp.sum(gx**2)
-    return jax.grad(pen)(params)
+      # d/dparams of |d<r, f(x)>/dx|^2: the WGAN-GP penalty's double backward.
+      return jnp.sum(jax.grad(f, argnums=1)(p, x)**2)
+    return (module.init(init_key, x) if init_key is not None else None,
+            module.apply(params, x), jax.grad(f, argnums=(0, 1))(params, x), jax.grad(pen)(params))
 
-  grads = lambda m: jax.grad(lambda p, xx: jnp.sum(r * jnp.tanh(m.apply(p, xx))),
-                             argnums=(0, 1))(params, x)
-  chex.assert_trees_all_close(grads(ours), grads(ref), atol=1e-5)
-  chex.assert_trees_all_close(penalty_grad(ours), penalty_grad(ref), atol=1e-4)
+  init, out, grads, penalty_grad = everything(jax.random.PRNGKey(1))
+  _, ref_out, ref_grads, ref_penalty_grad = everything(None)
+  chex.assert_trees_all_equal(init, params)
+  chex.assert_trees_all_close(out, ref_out, atol=1e-5)
+  chex.assert_trees_all_close(grads, ref_grads, atol=1e-5)
+  chex.assert_trees_all_close(penalty_grad, ref_penalty_grad, atol=1e-4)
   # The Winograd form ran, except for the image-channel transposed conv (XLA's).
   winograd_ran = impl == "winograd" and (not transpose or features >= 8)
   assert bool(calls) == winograd_ran
