@@ -13,6 +13,7 @@ from gans_jax.errors import UserError
 ARCHS = ("mlp", "dcgan")
 LOSS_NAMES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 D_NORMS = ("batch", "layer", "none")
+CONV_IMPLS = ("winograd", "gemm", "xla")
 D_ACTIVATIONS = ("leaky_relu", "relu", "maxout")
 OPTIMIZER_NAMES = ("adam", "rmsprop", "sgd")
 RESOLUTIONS = (8, 16, 32, 64)
@@ -183,7 +184,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   _one_of(config, "parallel.backend", ("pmap", "shard_map"))
   parse_compiler_options(config.parallel.get("cpu_compiler_options", ""))
   _one_of(config, "model.conditional", ("none", "concat", "projection"))
-  _one_of(config, "model.conv_impl", ("gemm", "winograd", "xla"))
+  _one_of(config, "model.conv_impl", CONV_IMPLS)
   _one_of(config, "optimizer.d.name", OPTIMIZER_NAMES)
   _require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
            "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")

@@ -173,9 +173,8 @@ def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
   u = _phase_input_t(_phase_input_t(xp, 1), 4)   # [2 q, 3 j, 2 r, 3 i, B, th, tw, C]
   u = u.reshape(2, 3, 2, 3, b * th * tw, c)
-  # Phase r takes kernel rows (0, 2) if r = 0 and (1, 3) if r = 1; columns likewise.
-  order = jnp.array([0, 2, 1, 3])
-  k = kernel[order][:, order].reshape(2, 2, 2, 2, c, o)          # [r, a, q, a', C, O]
+  # Phase r takes kernel rows 2a + r (a = 0, 1); columns likewise.
+  k = kernel.reshape(2, 2, 2, 2, c, o).transpose(1, 0, 3, 2, 4, 5)  # [r, a, q, a', C, O]
   v = _filter_t(_filter_t(k, 1), 3).transpose(2, 3, 0, 1, 4, 5)  # [2 q, 3 j, 2 r, 3 i, C, O]
   m = lax.dot_general(u, v, (((5,), (4,)), ((0, 1, 2, 3), (0, 1, 2, 3))))
   y = _output_t(_output_t(m.reshape(2, 3, 2, 3, b, th, tw, o), 3), 1)  # [q, a', r, a, B, th, tw, O]
