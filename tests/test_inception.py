@@ -17,6 +17,11 @@ import base64
 import math
 import os
 import pickle
+import shlex
+import struct
+import subprocess
+import sys
+import zipfile
 import zlib
 
 import chex
@@ -27,6 +32,8 @@ import pytest
 
 from gans_jax.errors import UserError
 from gans_jax.nets import inception as inc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _SMALL_ZIP_PTH = (
     "eNrFlLtv01AUxq/t1DGmQPqgDyilPJWiktrOgwTRUqXIQjISIQip6hK5iUksTJxj37SiU5dWYgPEwIQY"
@@ -342,9 +349,215 @@ def test_pth_reader_runs_no_pickled_code(tmp_path):
       pickle.dump(header, f)
     pickle.dump(_RunsCode(marker), f)
     pickle.dump([], f)
-  with pytest.raises(UserError, match="not a readable PyTorch state_dict"):
+  with pytest.raises(UserError, match="refused"):
     inc.read_torch_state_dict(str(path))
   assert not os.path.exists(marker)
+
+
+# ----------------------------------------------------------------------------
+# Hostile .pth files, built here opcode by opcode (torch is not needed): code in
+# any of a file's pickles, and tensor views that reach outside their storage.
+# ----------------------------------------------------------------------------
+
+_SYS_INFO = {"protocol_version": 1001, "little_endian": True,
+             "type_sizes": {"short": 2, "int": 4, "long": 4}}
+
+
+class _RunsShell:
+  """Unpickles to os.system('touch MARKER'): if MARKER exists, pickled code ran."""
+
+  def __init__(self, marker):
+    self.marker = marker
+
+  def __reduce__(self):
+    return (os.system, (f"touch {shlex.quote(self.marker)}",))
+
+
+def _push(value):
+  """Opcodes that push plain `value` (no globals) onto the unpickler's stack."""
+  return pickle.dumps(value, protocol=2)[2:-1]  # without PROTO 2 and STOP
+
+
+def _global(module, name):
+  return pickle.GLOBAL + f"{module}\n{name}\n".encode()
+
+
+def _call(func, *args):
+  return func + pickle.MARK + b"".join(args) + pickle.TUPLE + pickle.REDUCE
+
+
+_NEW_ORDERED_DICT = _call(_global("collections", "OrderedDict"))
+
+
+def _tensor(key, numel, offset, size, stride, *, legacy):
+  """torch._utils._rebuild_tensor_v2(<float32 storage `key`>, offset, size, stride, ...).
+
+  As torch.save writes a tensor: the storage is a persistent id, (kind, type, key,
+  location, numel) in the zip format, plus a view slot (None) in the legacy one.
+  """
+  pid = [_push("storage"), _global("torch", "FloatStorage"), _push(key), _push("cpu"),
+         _push(numel)] + ([_push(None)] if legacy else [])
+  storage = pickle.MARK + b"".join(pid) + pickle.TUPLE + pickle.BINPERSID
+  return _call(_global("torch._utils", "_rebuild_tensor_v2"), storage, _push(offset),
+               _push(tuple(size)), _push(tuple(stride)), _push(False), _NEW_ORDERED_DICT)
+
+
+def _state_dict_pickle(tensors, storages, *, legacy):
+  """{name: (storage key, offset, size, stride)} -> the pickle of an OrderedDict of tensors."""
+  items = b"".join(_push(name) + _tensor(key, len(storages[key]), offset, size, stride,
+                                         legacy=legacy)
+                   for name, (key, offset, size, stride) in tensors.items())
+  return (pickle.PROTO + b"\x02" + _NEW_ORDERED_DICT + pickle.MARK + items + pickle.SETITEMS
+          + pickle.STOP)
+
+
+def _write_zip_pth(path, tensors, storages, data_pkl=None):
+  """PyTorch's zip layout: archive/data.pkl, archive/byteorder, archive/data/<key>."""
+  with zipfile.ZipFile(path, "w") as zf:
+    zf.writestr("archive/data.pkl",
+                data_pkl or _state_dict_pickle(tensors, storages, legacy=False))
+    zf.writestr("archive/byteorder", "little")
+    for key, values in storages.items():
+      zf.writestr(f"archive/data/{key}", np.asarray(values, "<f4").tobytes())
+    zf.writestr("archive/version", "3\n")
+
+
+def _write_legacy_pth(path, tensors, storages, replace=None):
+  """The legacy layout: pickles of magic, protocol, sys_info, the object and the storage
+  keys, then each storage as <int64 numel><raw bytes>. `replace`: {record index: pickle}."""
+  records = [pickle.dumps(0x1950a86a20f9469cfc6c, 2), pickle.dumps(1001, 2),
+             pickle.dumps(_SYS_INFO, 2), _state_dict_pickle(tensors, storages, legacy=True),
+             pickle.dumps(list(storages), 2)]
+  for index, record in (replace or {}).items():
+    records[index] = record
+  with open(path, "wb") as f:
+    f.write(b"".join(records))
+    for values in storages.values():
+      f.write(struct.pack("<q", len(values)) + np.asarray(values, "<f4").tobytes())
+
+
+def _write_pth(path, fmt, tensors, storages):
+  if fmt == "zip":
+    _write_zip_pth(path, tensors, storages)
+  else:
+    _write_legacy_pth(path, tensors, storages)
+
+
+_SIX = {"0": np.arange(6, dtype=np.float32)}
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+def test_hand_built_views_ending_at_the_storages_last_element_decode(fmt, tmp_path):
+  """The control for the files below: the same builder, every view inside its storage."""
+  path = str(tmp_path / "ok.pth")
+  _write_pth(path, fmt, {"t": ("0", 0, (3, 2), (1, 3)),     # a transpose
+                         "tail": ("0", 4, (2,), (1,)),      # last element = element 5
+                         "bcast": ("0", 5, (2, 3), (0, 0)),  # expand: stride 0
+                         "empty": ("0", 6, (0, 3), (3, 1))}, _SIX)
+  sd = inc.read_torch_state_dict(path)
+  np.testing.assert_array_equal(sd["t"], [[0, 3], [1, 4], [2, 5]])
+  np.testing.assert_array_equal(sd["tail"], [4, 5])
+  np.testing.assert_array_equal(sd["bcast"], np.full((2, 3), 5.0))
+  assert sd["empty"].shape == (0, 3)
+
+
+_HEADER_RECORDS = {"magic": 0, "protocol": 1, "sys_info": 2, "storage_keys": 4}
+
+
+@pytest.mark.parametrize("record", list(_HEADER_RECORDS))
+def test_legacy_pth_header_record_that_calls_os_system_is_refused_unrun(record, tmp_path):
+  """Every pickle of a legacy file, not only the state_dict, is read with no globals."""
+  marker = str(tmp_path / "was_run")
+  path = str(tmp_path / "evil.pth")
+  _write_legacy_pth(path, {"w": ("0", 0, (6,), (1,))}, _SIX,
+                    replace={_HEADER_RECORDS[record]: pickle.dumps(_RunsShell(marker), 2)})
+  with pytest.raises(UserError) as e:
+    inc.read_torch_state_dict(path)
+  assert not os.path.exists(marker)
+  assert f"{os.system.__module__}.system" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_zip_pth_data_pkl_that_calls_os_system_is_refused_unrun(tmp_path):
+  marker = str(tmp_path / "was_run")
+  path = str(tmp_path / "evil.pth")
+  _write_zip_pth(path, {}, _SIX, data_pkl=pickle.dumps(_RunsShell(marker), 2))
+  with pytest.raises(UserError) as e:
+    inc.read_torch_state_dict(path)
+  assert not os.path.exists(marker)
+  assert f"{os.system.__module__}.system" in str(e.value) and "\n" not in str(e.value)
+
+
+# Views of a 6-element storage that reach outside it: (offset, size, stride).
+_OUT_OF_BOUNDS = {"offset_past_the_end": (6, (2,), (1,)),
+                  "negative_offset": (-2, (2,), (1,)),
+                  "size_past_the_end": (0, (2, 4), (4, 1)),
+                  "negative_stride": (0, (3,), (-1,))}
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+@pytest.mark.parametrize("case", list(_OUT_OF_BOUNDS))
+def test_tensor_view_outside_its_storage_is_refused_naming_the_tensor(case, fmt, tmp_path):
+  """Read unchecked, these views return the heap memory next to the storage as weights.
+  (A huge stride, which crashes the reader, is checked through the converter below.)"""
+  path = str(tmp_path / "oob.pth")
+  offset, size, stride = _OUT_OF_BOUNDS[case]
+  _write_pth(path, fmt, {"ok": ("0", 0, (6,), (1,)),
+                         "fc.bias": ("0", offset, size, stride)}, _SIX)
+  with pytest.raises(UserError, match=r"'fc\.bias'.*storage") as e:
+    inc.read_torch_state_dict(path)
+  assert "\n" not in str(e.value)
+
+
+def _full_fid_state_dict(hostile=None):
+  """Every pytorch-fid tensor as a stride-0 view of one 1-element storage (0.25), so
+  the file is a few kB; `hostile` ('offset', 'size', 'negative_stride', 'huge_stride')
+  swaps fc.bias [1008] for a view outside its storage."""
+  storages = {"0": np.array([0.25], np.float32), "1": np.zeros(1000, np.float32)}
+  tensors = {name: ("0", 0, shape, (0,) * len(shape))
+             for name, shape in _expected_state_dict_shapes().items()}
+  tensors["fc.bias"] = {None: ("0", 0, (1008,), (0,)),
+                        "offset": ("0", 1, (1008,), (0,)),       # element 1 of 1
+                        "size": ("1", 0, (1008,), (1,)),         # 1008 of 1000
+                        "negative_stride": ("1", 999, (1008,), (-1,)),
+                        "huge_stride": ("1", 0, (1008,), (2 ** 40,))}[hostile]
+  return tensors, storages
+
+
+def test_hand_built_full_fid_pth_loads(tmp_path):
+  """The control for the converter tests: their files minus the hostile entry load."""
+  path = str(tmp_path / "fid.pth")
+  _write_zip_pth(path, *_full_fid_state_dict())
+  leaves = jax.tree_util.tree_leaves(inc.load_inception_params(path))
+  assert len(leaves) == len(_expected_state_dict_shapes())
+  assert all(float(jnp.min(x)) == float(jnp.max(x)) == 0.25 for x in leaves)
+
+
+_HOSTILE_FILES = ["legacy_header_os_system", "zip_data_pkl_os_system",
+                  "offset", "size", "negative_stride", "huge_stride"]
+
+
+@pytest.mark.parametrize("hostile", _HOSTILE_FILES)
+def test_convert_cli_refuses_hostile_pth_with_one_error_line_and_exit_2(hostile, tmp_path):
+  """``python -m gans_jax.nets.inception convert``: no code run, no .npz of heap memory,
+  no crash (a huge stride segfaulted the unchecked reader)."""
+  marker, pth, npz = (str(tmp_path / n) for n in ("was_run", "evil.pth", "out.npz"))
+  shell = pickle.dumps(_RunsShell(marker), 2)
+  if hostile == "legacy_header_os_system":
+    _write_legacy_pth(pth, *_full_fid_state_dict(), replace={0: shell})
+  elif hostile == "zip_data_pkl_os_system":
+    _write_zip_pth(pth, *_full_fid_state_dict(), data_pkl=shell)
+  else:
+    _write_zip_pth(pth, *_full_fid_state_dict(hostile))
+  result = subprocess.run([sys.executable, "-m", "gans_jax.nets.inception", "convert", pth, npz],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"}, timeout=300)
+  assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+  lines = result.stderr.splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+  if not hostile.endswith("os_system"):
+    assert "'fc.bias'" in lines[0]
+  assert not os.path.exists(marker)
+  assert not os.path.exists(npz)
 
 
 # ----------------------------------------------------------------------------

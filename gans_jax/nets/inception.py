@@ -23,8 +23,9 @@ align_corners=False)``) and must already lie in [-1, 1], the range pytorch-fid's
 
 Weights: ``load_inception_params`` reads the pytorch-fid ``.pth`` directly (a
 small restricted unpickler for both PyTorch's zip format and its legacy
-pre-1.6 format; torch is not needed and no pickled code is run) or an ``.npz``
-with the same torch state_dict names. ``python -m gans_jax.nets.inception
+pre-1.6 format, applied to every pickle in the file; torch is not needed, no
+pickled code is run, and every tensor view is checked to lie inside its storage)
+or an ``.npz`` with the same torch state_dict names. ``python -m gans_jax.nets.inception
 convert X.pth X.npz`` writes such an ``.npz``.
 """
 
@@ -409,9 +410,22 @@ _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 _LEGACY_PROTOCOL = 1001
 
 
+class _Refused(Exception):
+  """The file asks for more than a state_dict needs: code, or memory outside a storage."""
+
+
 class _StorageType:
+  """What the unpickler gives for ``torch.FloatStorage`` etc.: the storage's element type."""
+
   def __init__(self, name: str):
-    self.dtype = np.dtype(_STORAGE_DTYPES[name])
+    self.name = name
+
+
+def _storage_dtype(storage_type: Any) -> np.dtype:
+  # Looked up by name here, since a pickle can overwrite the attributes of what it builds.
+  if not isinstance(storage_type, _StorageType) or storage_type.name not in _STORAGE_DTYPES:
+    raise pickle.UnpicklingError(f"a storage of type {storage_type!r}, not a torch storage type")
+  return np.dtype(_STORAGE_DTYPES[storage_type.name]).newbyteorder("<")
 
 
 class _Storage:
@@ -427,10 +441,37 @@ class _LazyTensor:
   def __init__(self, storage, offset, size, stride):
     self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
 
-  def materialize(self) -> np.ndarray:
+  def materialize(self, name: Any) -> np.ndarray:
+    """The view as an array, once it is checked to lie inside its storage.
+
+    ``as_strided`` trusts its offset, shape and strides: unchecked, a view past the
+    storage returns neighbouring heap memory as weights, and a huge stride crashes.
+    Element (i_1, ..., i_k) is at offset + sum_j i_j stride_j; with every number
+    non-negative the farthest is offset + sum_j (size_j - 1) stride_j.
+
+    Args:
+      name: the tensor's state_dict key, for error messages.
+
+    Raises:
+      _Refused naming the tensor when the view is malformed or leaves its storage.
+    """
+    tensor = f"tensor {name!r}"
+    if not isinstance(self.storage, _Storage) or self.storage.data is None:
+      raise _Refused(f"{tensor} has no storage in the file")
     flat = self.storage.data
+    layout = f"offset {self.offset!r}, size {self.size!r}, stride {self.stride!r}"
+    numbers = (self.offset, *self.size, *self.stride)
+    if not all(isinstance(n, int) for n in numbers) or len(self.size) != len(self.stride):
+      raise _Refused(f"{tensor} views its storage with a malformed layout ({layout})")
+    if min(numbers) < 0:
+      raise _Refused(f"{tensor} views its storage with a negative offset, size or stride "
+                     f"({layout})")
     if any(s == 0 for s in self.size):
       return np.zeros(self.size, flat.dtype)
+    last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+    if last >= flat.size:
+      raise _Refused(f"{tensor} reaches element {last} of its storage of {flat.size} "
+                     f"elements ({layout})")
     view = np.lib.stride_tricks.as_strided(
         flat[self.offset:], shape=self.size,
         strides=[s * flat.itemsize for s in self.stride], writeable=False)
@@ -443,6 +484,21 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
 
 def _rebuild_parameter(data, *unused):
   return data
+
+
+class _PlainDataUnpickler(pickle.Unpickler):
+  """Unpickles plain data (numbers, strings, lists, dicts) and nothing else: no globals.
+
+  Enough for the legacy format's records around the state_dict: magic number,
+  protocol version, sys_info and the list of storage keys. Any global (the way a
+  pickle calls ``os.system`` or anything else) is refused before it is looked up.
+  """
+
+  def find_class(self, module, name):
+    raise _Refused(f"a header pickle asks for {module}.{name}, where plain data belongs")
+
+  def persistent_load(self, pid):
+    raise _Refused("a header pickle refers to a storage, where plain data belongs")
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -464,14 +520,16 @@ class _RestrictedUnpickler(pickle.Unpickler):
       return _rebuild_parameter
     if module == "torch" and name in _STORAGE_DTYPES:
       return _StorageType(name)
-    raise pickle.UnpicklingError(f"unsupported object {module}.{name}")
+    raise _Refused(f"its pickle asks for {module}.{name}, which a state_dict of tensors "
+                   "never needs")
 
 
 def _materialize(obj):
+  """Materialises the tensors of a (flat) state_dict, or a lone tensor."""
   if isinstance(obj, _LazyTensor):
-    return obj.materialize()
+    return obj.materialize("<the file's only object>")
   if isinstance(obj, Mapping):
-    return {k: _materialize(v) for k, v in obj.items()}
+    return {k: v.materialize(k) if isinstance(v, _LazyTensor) else v for k, v in obj.items()}
   return obj
 
 
@@ -491,9 +549,9 @@ def _read_zip_pth(path: str) -> Any:
       if kind != "storage":
         raise pickle.UnpicklingError(f"unsupported persistent id {kind!r}")
       if key not in storages:
-        st = _Storage(storage_type.dtype, numel)
+        st = _Storage(_storage_dtype(storage_type), numel)
         raw = zf.read(f"{root}data/{key}")
-        st.data = np.frombuffer(raw, st.dtype.newbyteorder("<"), count=numel)
+        st.data = np.frombuffer(raw, st.dtype, count=numel)
         storages[key] = st
       return storages[key]
 
@@ -504,11 +562,11 @@ def _read_zip_pth(path: str) -> Any:
 def _read_legacy_pth(path: str) -> Any:
   """PyTorch < 1.6 format: magic, protocol, sys_info, the object, storage keys, raw storages."""
   with open(path, "rb") as f:
-    if pickle.load(f) != _LEGACY_MAGIC:
+    if _PlainDataUnpickler(f).load() != _LEGACY_MAGIC:
       raise pickle.UnpicklingError("not a PyTorch file (bad magic number)")
-    if pickle.load(f) != _LEGACY_PROTOCOL:
+    if _PlainDataUnpickler(f).load() != _LEGACY_PROTOCOL:
       raise pickle.UnpicklingError("unsupported legacy protocol version")
-    sys_info = pickle.load(f)
+    sys_info = _PlainDataUnpickler(f).load()
     if isinstance(sys_info, dict) and not sys_info.get("little_endian", True):
       raise pickle.UnpicklingError("big-endian checkpoints are not supported")
     storages = {}
@@ -519,35 +577,52 @@ def _read_legacy_pth(path: str) -> Any:
         raise pickle.UnpicklingError(f"unsupported persistent id {kind!r}")
       if view is not None:
         raise pickle.UnpicklingError("storage views are not supported")
-      storages.setdefault(key, _Storage(storage_type.dtype, numel))
+      storages.setdefault(key, _Storage(_storage_dtype(storage_type), numel))
       return storages[key]
 
     obj = _RestrictedUnpickler(f, persistent_load).load()
-    for key in pickle.load(f):
+    keys = _PlainDataUnpickler(f).load()
+    if not isinstance(keys, list):
+      raise pickle.UnpicklingError(f"storage keys are a {type(keys).__name__}, not a list")
+    size = os.fstat(f.fileno()).st_size
+    for key in keys:
       st = storages[key]
       (numel,) = struct.unpack("<q", f.read(8))
+      # A bad count must not make read() allocate it: check it against the bytes left.
+      if not 0 <= numel * st.dtype.itemsize <= size - f.tell():
+        raise pickle.UnpicklingError(f"storage {key!r} claims {numel} elements; file is truncated")
       raw = f.read(numel * st.dtype.itemsize)
-      if len(raw) != numel * st.dtype.itemsize:
-        raise pickle.UnpicklingError("file is truncated")
-      st.data = np.frombuffer(raw, st.dtype.newbyteorder("<"), count=numel)
+      st.data = np.frombuffer(raw, st.dtype, count=numel)
     return _materialize(obj)
+
+
+def _one_line(message: str) -> str:
+  # Names inside a file (keys, globals) may hold line breaks; the error stays one line.
+  return " ".join(message.splitlines())
 
 
 def read_torch_state_dict(path: str) -> dict[str, np.ndarray]:
   """Reads a PyTorch ``torch.save``-d state_dict of dense CPU tensors, without torch.
 
   Both the zip format (PyTorch >= 1.6) and the legacy format are read with an
-  unpickler that accepts only tensors, storages and OrderedDicts.
+  unpickler that accepts only tensors, storages and OrderedDicts (the legacy
+  format's other pickles: plain data only), so no code from the file runs; each
+  tensor's offset, size and stride must lie inside its storage.
 
   Raises:
     UserError when the file is not such a state_dict.
   """
   try:
     obj = _read_zip_pth(path) if zipfile.is_zipfile(path) else _read_legacy_pth(path)
+  except _Refused as e:
+    raise UserError(_one_line(
+        f"{path}: refused: {e}; nothing in it was run; it is not a plain torch.save-d "
+        f"state_dict (damaged or crafted): download {FID_WEIGHTS_URL} again")) from e
   except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError, AttributeError,
-          IndexError, struct.error, OSError, zipfile.BadZipFile) as e:
-    raise UserError(f"{path}: not a readable PyTorch state_dict ({e}); convert it to .npz "
-                    f"with: python -m gans_jax.nets.inception convert {path} X.npz") from e
+          IndexError, OverflowError, struct.error, OSError, zipfile.BadZipFile) as e:
+    raise UserError(_one_line(
+        f"{path}: not a readable PyTorch state_dict ({e}); convert it to .npz "
+        f"with: python -m gans_jax.nets.inception convert {path} X.npz")) from e
   if not isinstance(obj, Mapping) or not all(isinstance(v, np.ndarray) for v in obj.values()):
     raise UserError(f"{path}: holds a {type(obj).__name__}, not a state_dict of tensors; "
                     "save model.state_dict() instead")
