@@ -11,10 +11,19 @@ float32 in gives float32 out and bfloat16 in gives bfloat16 out). Internally the
 elementwise terms and the means are computed in at least float32, the usual
 mixed-precision practice for losses, and only the scalar is cast back.
 
+The last section holds the objectives of the likelihood-based families (VAE,
+beta-VAE, VAE-GAN). Those are log-densities and bounds, to be *maximised*
+(negate them for a loss), and they are per-example: axis 0 is the batch, every
+other axis is summed, and the result has shape ``(B,)``. Extra sample axes
+(``K`` posterior samples per example) are added with `jax.vmap`, e.g.
+``jax.vmap(gaussian_log_density, in_axes=(0, None, None))(z, mean, log_var)``
+maps samples ``z`` of shape ``(K, B, Z)`` to ``(K, B)``.
+
 This module imports only `jax` and `chex`, so it can be lifted into any JAX
 project.
 """
 
+import math
 from typing import Callable
 
 import chex
@@ -34,6 +43,14 @@ __all__ = [
     "gradient_penalty",
     "gradient_norm_penalty",
     "feature_matching_loss",
+    "gaussian_kl_to_standard_normal",
+    "gaussian_log_likelihood",
+    "bernoulli_log_likelihood",
+    "gaussian_log_density",
+    "standard_normal_log_density",
+    "importance_weighted_bound",
+    "elbo",
+    "vae_gan_feature_log_likelihood",
 ]
 
 
@@ -504,3 +521,355 @@ def feature_matching_loss(
   diff = (jnp.mean(real_features.astype(dtype), axis=0)
           - jnp.mean(fake_features.astype(dtype), axis=0))
   return jnp.sum(jnp.square(diff)).astype(out_dtype)
+
+
+# --------------------------------------------------------------------------- #
+# Likelihoods, divergences and bounds of the VAE families (to be maximised).
+# --------------------------------------------------------------------------- #
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _sum_per_example(values: chex.Array) -> chex.Array:
+  """Sums every axis but the first (batch) one: ``(B, ...) -> (B,)``."""
+  return jnp.sum(values, axis=tuple(range(1, values.ndim)))
+
+
+def gaussian_kl_to_standard_normal(
+    mean: chex.Array,
+    log_var: chex.Array,
+) -> chex.Array:
+  r"""Per-example KL divergence of a diagonal Gaussian from the standard normal.
+
+  With :math:`q = \mathcal N(\mu, \operatorname{diag} e^{v})` and
+  :math:`p = \mathcal N(0, I)`,
+
+  .. math::
+    \mathrm{KL}(q \,\|\, p) = \tfrac12 \sum_j \big(e^{v_j} + \mu_j^2 - 1
+      - v_j\big),
+
+  summed over all latent (non-batch) axes. This is the closed-form prior term
+  of the VAE objective (Kingma & Welling 2014, appendix B); it is
+  non-negative and zero only at :math:`\mu = 0, v = 0`.
+
+  Args:
+    mean: posterior means :math:`\mu`, shape ``(B, Z)`` or ``(B, ...)``.
+    log_var: posterior log-variances :math:`v = \log \sigma^2`, the shape of
+      ``mean``.
+
+  Returns:
+    The KL divergence of each example, shape ``(B,)``, of dtype
+    ``jnp.result_type(mean, log_var)``.
+
+  References:
+    Kingma & Welling, `Auto-Encoding Variational Bayes
+    <https://arxiv.org/abs/1312.6114>`_ (arXiv:1312.6114), 2014.
+  """
+  (mean, log_var), out_dtype, dtype = _as_float_arrays(mean, log_var)
+  chex.assert_axis_dimension_gteq(mean, axis=0, val=1)
+  chex.assert_equal_shape([mean, log_var])
+  mean, log_var = mean.astype(dtype), log_var.astype(dtype)
+  # Each term exp(v) - 1 - v is >= 0 (convexity of exp), so the sum is too.
+  terms = 0.5 * (jnp.exp(log_var) - 1.0 - log_var + jnp.square(mean))
+  return _sum_per_example(terms).astype(out_dtype)
+
+
+def gaussian_log_likelihood(
+    x: chex.Array,
+    mean: chex.Array,
+    *,
+    log_scale: chex.Numeric,
+) -> chex.Array:
+  r"""Per-example log-likelihood of data under an isotropic (or diagonal) Gaussian.
+
+  With :math:`s` the log standard deviation (``log_scale``),
+
+  .. math::
+    \log \mathcal N(x; m, e^{2 s} I) = \sum_j \Big(
+      -\tfrac12 \big((x_j - m_j) e^{-s_j}\big)^2 - s_j
+      - \tfrac12 \log 2\pi \Big),
+
+  summed over all non-batch axes. This is the decoder term
+  :math:`\log p_\theta(x \mid z)` of a Gaussian VAE (Kingma & Welling 2014,
+  appendix C.2). ``log_scale`` may be a fixed number (a scalar: one
+  :math:`\sigma` for every pixel, e.g. ``0.0`` for unit variance) or a learned
+  array that broadcasts to ``x`` (per pixel ``(H, W, C)``, per example
+  ``(B, 1, 1, 1)``, or a full decoder output ``(B, H, W, C)``). Note that with
+  unit variance the negated value is half the summed squared error plus a
+  constant, not a mean squared error: the scale of the reconstruction term
+  relative to the KL is what sets the trade-off.
+
+  Args:
+    x: data, shape ``(B, ...)``, e.g. images ``(B, H, W, C)``.
+    mean: the decoder's mean, the shape of ``x``.
+    log_scale: :math:`\log \sigma`, a scalar or an array that broadcasts to
+      ``x``'s shape. Keyword-only: it has no neutral default.
+
+  Returns:
+    The log-likelihood of each example, shape ``(B,)``, of dtype
+    ``jnp.result_type(x, mean)`` (``log_scale`` does not change it).
+
+  References:
+    Kingma & Welling, `Auto-Encoding Variational Bayes
+    <https://arxiv.org/abs/1312.6114>`_ (arXiv:1312.6114), 2014.
+  """
+  (x, mean), out_dtype, dtype = _as_float_arrays(x, mean)
+  chex.assert_axis_dimension_gteq(x, axis=0, val=1)
+  chex.assert_equal_shape([x, mean])
+  # broadcast_to raises if log_scale would broadcast x to a larger shape.
+  log_scale = jnp.broadcast_to(jnp.asarray(log_scale, dtype), x.shape)
+  # Multiplying by exp(-s) instead of dividing by exp(s) keeps a learned
+  # scale's gradient free of a division by a tiny number.
+  standardized = (x.astype(dtype) - mean.astype(dtype)) * jnp.exp(-log_scale)
+  terms = -0.5 * jnp.square(standardized) - log_scale - 0.5 * _LOG_2PI
+  return _sum_per_example(terms).astype(out_dtype)
+
+
+def bernoulli_log_likelihood(x: chex.Array, logits: chex.Array) -> chex.Array:
+  r"""Per-example Bernoulli log-likelihood of data in ``[0, 1]`` given logits.
+
+  With :math:`\sigma` the logistic sigmoid and :math:`\ell` the decoder's
+  logits,
+
+  .. math::
+    \log p(x \mid \ell) = \sum_j \big(x_j \log \sigma(\ell_j)
+      + (1 - x_j) \log \sigma(-\ell_j)\big),
+
+  summed over all non-batch axes: the negated binary cross-entropy, the
+  decoder term of the binarised-MNIST VAE of Kingma & Welling (2014, appendix
+  C.1). Non-binary :math:`x \in [0, 1]` (grey levels) are accepted, as is
+  common practice; the value is then a cross-entropy rather than a normalised
+  log-probability. Images in ``[-1, 1]`` must be mapped by ``(x + 1) / 2``
+  first.
+
+  Args:
+    x: data in ``[0, 1]``, shape ``(B, ...)``.
+    logits: decoder logits :math:`\ell`, the shape of ``x``.
+
+  Returns:
+    The log-likelihood of each example (``<= 0`` for ``x`` in ``{0, 1}``),
+    shape ``(B,)``, of dtype ``jnp.result_type(x, logits)``. Finite for
+    ``|logits|`` up to ``1e9`` and beyond.
+
+  References:
+    Kingma & Welling, `Auto-Encoding Variational Bayes
+    <https://arxiv.org/abs/1312.6114>`_ (arXiv:1312.6114), 2014.
+  """
+  (x, logits), out_dtype, dtype = _as_float_arrays(x, logits)
+  chex.assert_axis_dimension_gteq(x, axis=0, val=1)
+  chex.assert_equal_shape([x, logits])
+  x, logits = x.astype(dtype), logits.astype(dtype)
+  # log(sigmoid(l)) = log_sigmoid(l) and log(1 - sigmoid(l)) = log_sigmoid(-l):
+  # finite for |l| = 1e9, where sigmoid rounds to 0 or 1 (and x * l -
+  # softplus(l) would lose all digits to cancellation).
+  terms = x * jax.nn.log_sigmoid(logits) + (1.0 - x) * jax.nn.log_sigmoid(
+      -logits)
+  return _sum_per_example(terms).astype(out_dtype)
+
+
+def gaussian_log_density(
+    z: chex.Array,
+    mean: chex.Array,
+    log_var: chex.Array,
+) -> chex.Array:
+  r"""Per-example log-density of a diagonal Gaussian, e.g. :math:`\log q(z \mid x)`.
+
+  .. math::
+    \log \mathcal N(z; \mu, \operatorname{diag} e^{v}) = -\tfrac12 \sum_j
+      \big(\log 2\pi + v_j + (z_j - \mu_j)^2 e^{-v_j}\big),
+
+  summed over all non-batch axes. The importance-weighted bound needs it to
+  evaluate the encoder's density at its own samples; for samples ``z`` of
+  shape ``(K, B, Z)`` use
+  ``jax.vmap(gaussian_log_density, in_axes=(0, None, None))``.
+
+  Args:
+    z: points, shape ``(B, Z)`` or ``(B, ...)``.
+    mean: means :math:`\mu`, broadcastable to ``z``'s shape.
+    log_var: log-variances :math:`v`, broadcastable to ``z``'s shape.
+
+  Returns:
+    The log-density of each example, shape ``(B,)``, of dtype
+    ``jnp.result_type(z, mean, log_var)``.
+
+  References:
+    Kingma & Welling, `Auto-Encoding Variational Bayes
+    <https://arxiv.org/abs/1312.6114>`_ (arXiv:1312.6114), 2014.
+  """
+  (z, mean, log_var), out_dtype, dtype = _as_float_arrays(z, mean, log_var)
+  chex.assert_axis_dimension_gteq(z, axis=0, val=1)
+  mean = jnp.broadcast_to(mean.astype(dtype), z.shape)
+  log_var = jnp.broadcast_to(log_var.astype(dtype), z.shape)
+  # (z - mu)^2 / exp(v) = ((z - mu) * exp(-v / 2))^2: no division.
+  standardized = (z.astype(dtype) - mean) * jnp.exp(-0.5 * log_var)
+  terms = -0.5 * (_LOG_2PI + log_var + jnp.square(standardized))
+  return _sum_per_example(terms).astype(out_dtype)
+
+
+def standard_normal_log_density(z: chex.Array) -> chex.Array:
+  r"""Per-example log-density of the standard normal prior, :math:`\log p(z)`.
+
+  .. math::
+    \log \mathcal N(z; 0, I) = -\tfrac12 \sum_j \big(\log 2\pi + z_j^2\big),
+
+  summed over all non-batch axes.
+
+  Args:
+    z: points, shape ``(B, Z)`` or ``(B, ...)``.
+
+  Returns:
+    The log-density of each example, shape ``(B,)``, of the dtype of ``z``.
+
+  References:
+    Kingma & Welling, `Auto-Encoding Variational Bayes
+    <https://arxiv.org/abs/1312.6114>`_ (arXiv:1312.6114), 2014.
+  """
+  (z,), out_dtype, dtype = _as_float_arrays(z)
+  chex.assert_axis_dimension_gteq(z, axis=0, val=1)
+  terms = -0.5 * (_LOG_2PI + jnp.square(z.astype(dtype)))
+  return _sum_per_example(terms).astype(out_dtype)
+
+
+def importance_weighted_bound(
+    log_joint: chex.Array,
+    log_q: chex.Array,
+) -> chex.Array:
+  r"""Importance-weighted lower bound on :math:`\log p(x)` from K samples (IWAE).
+
+  With :math:`z_1, \dots, z_K \sim q(z \mid x)` and importance weights
+  :math:`w_k = p(x, z_k) / q(z_k \mid x)`,
+
+  .. math::
+    \mathcal L_K = \log \frac1K \sum_{k=1}^K w_k
+      = \operatorname{logsumexp}_k (\log p(x, z_k) - \log q(z_k \mid x))
+        - \log K.
+
+  :math:`\mathbb E\,\mathcal L_K \le \log p(x)`, the expectation does not
+  decrease with :math:`K`, and :math:`\mathcal L_K \to \log p(x)` as
+  :math:`K \to \infty` when the weights are bounded (Burda et al. 2016,
+  Theorem 1). :math:`\mathcal L_1` is a one-sample estimate of the ELBO. If
+  :math:`q` is the exact posterior every weight equals :math:`p(x)` and the
+  bound is exact for every :math:`K`. Evaluated with logsumexp, so log-weights
+  of magnitude ``1e4`` (where ``exp`` overflows) stay finite.
+
+  ``log_joint`` is typically ``log_likelihood + standard_normal_log_density``
+  of the K samples, each computed per example and stacked on axis 0 (see the
+  module docstring for `jax.vmap`).
+
+  Args:
+    log_joint: :math:`\log p(x, z_k)`, shape ``(K, B)``.
+    log_q: :math:`\log q(z_k \mid x)` at the same samples, shape ``(K, B)``.
+
+  Returns:
+    The bound for each example, shape ``(B,)``, of dtype
+    ``jnp.result_type(log_joint, log_q)``.
+
+  References:
+    Burda, Grosse & Salakhutdinov, `Importance Weighted Autoencoders
+    <https://arxiv.org/abs/1509.00519>`_ (arXiv:1509.00519), 2016.
+  """
+  (log_joint, log_q), out_dtype, dtype = _as_float_arrays(log_joint, log_q)
+  chex.assert_rank(log_joint, 2)
+  chex.assert_equal_shape([log_joint, log_q])
+  chex.assert_axis_dimension_gteq(log_joint, axis=0, val=1)
+  num_samples = log_joint.shape[0]
+  log_weights = log_joint.astype(dtype) - log_q.astype(dtype)
+  # log mean exp = logsumexp - log K; logsumexp subtracts the max first.
+  bound = jax.nn.logsumexp(log_weights, axis=0) - math.log(num_samples)
+  return bound.astype(out_dtype)
+
+
+def elbo(
+    log_likelihood: chex.Array,
+    kl: chex.Array,
+    *,
+    beta: float = 1.0,
+) -> chex.Array:
+  r"""Per-example evidence lower bound, with the beta-VAE weight on the KL.
+
+  .. math::
+    \mathcal L_\beta = \mathbb E_{q(z \mid x)} \log p(x \mid z)
+      - \beta\, \mathrm{KL}\big(q(z \mid x) \,\|\, p(z)\big).
+
+  With :math:`\beta = 1` (the default, the neutral value) this is the VAE's
+  bound :math:`\mathcal L \le \log p(x)` (Kingma & Welling 2014, eq. 3);
+  :math:`\beta > 1` is the beta-VAE objective of Higgins et al. (2017), which
+  trades reconstruction for a more factorised latent code; since
+  :math:`\mathrm{KL} \ge 0` it is then a looser bound, while
+  :math:`\beta < 1` gives no bound on :math:`\log p(x)`. The expectation is
+  usually a one-sample reparameterised estimate, e.g.
+  ``gaussian_log_likelihood(x, decoder(z), log_scale=...)`` at
+  ``z = mean + exp(log_var / 2) * eps``, and the KL the closed form
+  `gaussian_kl_to_standard_normal`. Maximise it (minimise
+  ``-jnp.mean(elbo(...))``).
+
+  Args:
+    log_likelihood: :math:`\log p(x \mid z)` (an estimate of its expectation),
+      shape ``(B,)``.
+    kl: :math:`\mathrm{KL}(q(z \mid x) \| p(z))`, shape ``(B,)``.
+    beta: weight of the KL term, ``>= 0``.
+
+  Returns:
+    The bound for each example, shape ``(B,)``, of dtype
+    ``jnp.result_type(log_likelihood, kl)``.
+
+  References:
+    Kingma & Welling, `Auto-Encoding Variational Bayes
+    <https://arxiv.org/abs/1312.6114>`_ (arXiv:1312.6114), 2014.
+
+    Higgins et al., `beta-VAE: Learning Basic Visual Concepts with a
+    Constrained Variational Framework <https://openreview.net/forum?id=Sy2fzU9gl>`_
+    (ICLR; no arXiv version), 2017.
+  """
+  (log_likelihood, kl), out_dtype, dtype = _as_float_arrays(log_likelihood,
+                                                             kl)
+  chex.assert_equal_shape([log_likelihood, kl])
+  return (log_likelihood.astype(dtype) - beta * kl.astype(dtype)).astype(
+      out_dtype)
+
+
+def vae_gan_feature_log_likelihood(
+    real_features: chex.Array,
+    recon_features: chex.Array,
+) -> chex.Array:
+  r"""VAE-GAN's learned-similarity log-likelihood in a discriminator layer.
+
+  Larsen et al. (2016, eq. 6) replace the pixel likelihood of the VAE by a
+  unit-variance Gaussian on the :math:`l`-th layer features of the
+  discriminator, centred on the features of the reconstruction
+  :math:`\tilde x = \mathrm{Dec}(z)`, :math:`z \sim q(z \mid x)`:
+
+  .. math::
+    \log p(\mathrm{Dis}_l(x) \mid z)
+      = \log \mathcal N\big(\mathrm{Dis}_l(x);\, \mathrm{Dis}_l(\tilde x), I\big)
+      = -\tfrac12 \sum_j \big(\mathrm{Dis}_l(x)_j
+        - \mathrm{Dis}_l(\tilde x)_j\big)^2 - \tfrac F2 \log 2\pi,
+
+  summed over the :math:`F` feature elements of each example (all non-batch
+  axes). Their reconstruction loss is the negation,
+  :math:`\mathcal L_{\mathrm{llike}}^{\mathrm{Dis}_l}
+  = -\mathbb E_{q} \log p(\mathrm{Dis}_l(x) \mid z)`; the constant does not
+  change any gradient. It equals
+  ``gaussian_log_likelihood(real_features, recon_features, log_scale=0.0)``.
+  In Larsen et al.'s Algorithm 1 the encoder and decoder take this term's
+  gradient and the discriminator does not (it trains on the GAN loss only):
+  differentiate with respect to their parameters alone, or
+  ``jax.lax.stop_gradient`` the features where the discriminator's
+  parameters would otherwise receive it.
+
+  Args:
+    real_features: :math:`\mathrm{Dis}_l(x)` of the data, shape ``(B, ...)``,
+      e.g. ``(B, F)`` or a feature map ``(B, H, W, C)``.
+    recon_features: :math:`\mathrm{Dis}_l(\tilde x)` of the reconstructions of
+      the same examples, the shape of ``real_features``.
+
+  Returns:
+    The log-likelihood of each example, shape ``(B,)``, of dtype
+    ``jnp.result_type(real_features, recon_features)``.
+
+  References:
+    Larsen, Sønderby, Larochelle & Winther, `Autoencoding beyond pixels using
+    a learned similarity metric <https://arxiv.org/abs/1512.09300>`_
+    (arXiv:1512.09300), 2016.
+  """
+  return gaussian_log_likelihood(real_features, recon_features, log_scale=0.0)

@@ -82,7 +82,7 @@ class PublicApiTest(absltest.TestCase):
     self.assertCountEqual(
         losses.__all__,
         list(_NP_REFERENCES) + ["gradient_penalty", "gradient_norm_penalty",
-                                "feature_matching_loss"])
+                                "feature_matching_loss"] + list(_VAE_FUNCTIONS))
     for name in losses.__all__:
       self.assertTrue(callable(getattr(losses, name)), name)
 
@@ -595,3 +595,423 @@ def test_gradient_norm_penalty_is_r1_on_a_linear_critic():
                              (norm - 1.0) ** 2, rtol=1e-5)
   np.testing.assert_allclose(
       losses.gradient_norm_penalty(critic, x, target=10.0, one_sided=True), 0.0)
+
+
+# --------------------------------------------------------------------------- #
+# VAE, beta-VAE, IWAE and VAE-GAN objectives.
+# --------------------------------------------------------------------------- #
+
+_VAE_FUNCTIONS = (
+    "gaussian_kl_to_standard_normal",
+    "gaussian_log_likelihood",
+    "bernoulli_log_likelihood",
+    "gaussian_log_density",
+    "standard_normal_log_density",
+    "importance_weighted_bound",
+    "elbo",
+    "vae_gan_feature_log_likelihood",
+)
+
+
+def _np_kl_by_quadrature(mean, log_var):
+  """KL(N(m, e^v) || N(0, 1)) of each element, as the integral of q log(q/p)."""
+  kl = np.empty(np.shape(mean))
+  for idx in np.ndindex(*np.shape(mean)):
+    q = stats.norm(np.float64(mean[idx]), np.exp(0.5 * np.float64(log_var[idx])))
+    integrand = lambda z, q=q: q.pdf(z) * (q.logpdf(z) - stats.norm.logpdf(z))
+    kl[idx] = integrate.quad(integrand, q.mean() - 12 * q.std(),
+                             q.mean() + 12 * q.std(), epsabs=1e-12)[0]
+  return kl
+
+
+def _per_example_sum(values):
+  values = np.asarray(values, np.float64)
+  return values.reshape(values.shape[0], -1).sum(axis=1)
+
+
+# float64 references for the output-dtype test (gaussian_log_likelihood with
+# log_scale=0.3), from SciPy's densities.
+_NP_PER_EXAMPLE_REFERENCES = {
+    "gaussian_kl_to_standard_normal":
+        lambda m, v: _per_example_sum(0.5 * (np.exp(v) + m**2 - 1.0 - v)),
+    "gaussian_log_likelihood":
+        lambda x, m: _per_example_sum(stats.norm.logpdf(x, m, np.exp(0.3))),
+    "bernoulli_log_likelihood":
+        lambda x, l: _per_example_sum(stats.bernoulli.logpmf(x, special.expit(l))),
+    "gaussian_log_density":
+        lambda z, m, v: _per_example_sum(stats.norm.logpdf(z, m, np.exp(0.5 * v))),
+    "standard_normal_log_density":
+        lambda z: _per_example_sum(stats.norm.logpdf(z)),
+    "vae_gan_feature_log_likelihood":
+        lambda r, f: _per_example_sum(stats.norm.logpdf(r, f, 1.0)),
+    "elbo": lambda ll, kl: ll - kl,
+}
+
+
+class VaeLossValuesTest(chex.TestCase):
+  """Each VAE-family function against SciPy's densities or a quadrature."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(("latent_vector", (3, 4)),
+                                  ("latent_map", (2, 2, 2, 2)))
+  def test_kl_to_standard_normal_matches_quadrature(self, shape):
+    mean = _normal(shape, 20, 1.0)
+    log_var = _normal(shape, 21, 0.8)
+    kl = self.variant(losses.gaussian_kl_to_standard_normal)(mean, log_var)
+    chex.assert_shape(kl, (shape[0],))
+    chex.assert_type(kl, jnp.float32)
+    np.testing.assert_allclose(
+        kl, _per_example_sum(_np_kl_by_quadrature(mean, log_var)), rtol=1e-5,
+        atol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_kl_is_zero_only_at_the_prior(self):
+    kl_fn = self.variant(losses.gaussian_kl_to_standard_normal)
+    np.testing.assert_allclose(kl_fn(jnp.zeros((2, 5)), jnp.zeros((2, 5))),
+                               np.zeros(2), atol=1e-7)
+    # One coordinate off: mean 1 gives 1/2; log-variance 1 gives (e - 2) / 2.
+    np.testing.assert_allclose(
+        kl_fn(jnp.array([[1.0, 0.0], [0.0, 0.0]]),
+              jnp.array([[0.0, 0.0], [0.0, 1.0]])),
+        [0.5, 0.5 * (np.e - 2.0)], rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      ("unit_scale", lambda b: 0.0),
+      ("fixed_scalar", lambda b: -1.3),
+      ("per_pixel", lambda b: _normal((4, 4, 1), 22, 0.5)),
+      ("per_example", lambda b: _normal((b, 1, 1, 1), 23, 0.5)),
+      ("full_decoder_output", lambda b: _normal((b, 4, 4, 1), 24, 0.5)),
+  )
+  def test_gaussian_log_likelihood_matches_scipy(self, log_scale_fn):
+    x, mean = _normal((3, 4, 4, 1), 25, 1.0), _normal((3, 4, 4, 1), 26, 1.0)
+    log_scale = log_scale_fn(3)
+    fn = self.variant(functools.partial(losses.gaussian_log_likelihood,
+                                        log_scale=log_scale))
+    ll = fn(x, mean)
+    chex.assert_shape(ll, (3,))
+    chex.assert_type(ll, jnp.float32)
+    scale = np.broadcast_to(np.exp(np.float64(log_scale)), x.shape)
+    expected = _per_example_sum(stats.norm.logpdf(x, loc=mean, scale=scale))
+    np.testing.assert_allclose(ll, expected, rtol=1e-5, atol=1e-4)
+
+  def test_gaussian_log_scale_may_not_enlarge_the_data(self):
+    with self.assertRaises(ValueError):
+      losses.gaussian_log_likelihood(jnp.zeros((3, 2)), jnp.zeros((3, 2)),
+                                     log_scale=jnp.zeros((4, 3, 2)))
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_bernoulli_log_likelihood_matches_scipy_on_binary_data(self):
+    logits = _normal((3, 4, 4, 1), 27, 2.0)
+    x = (np.random.default_rng(28).uniform(size=logits.shape) < 0.4).astype(
+        np.float32)
+    ll = self.variant(losses.bernoulli_log_likelihood)(x, logits)
+    chex.assert_shape(ll, (3,))
+    expected = _per_example_sum(
+        stats.bernoulli.logpmf(x, special.expit(np.float64(logits))))
+    np.testing.assert_allclose(ll, expected, rtol=1e-5, atol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_bernoulli_log_likelihood_of_grey_levels_is_negated_cross_entropy(
+      self):
+    logits = _normal((2, 6), 29, 2.0)
+    x = np.random.default_rng(30).uniform(size=(2, 6)).astype(np.float32)
+    p = special.expit(np.float64(logits))
+    expected = _per_example_sum(x * np.log(p) + (1 - x) * np.log(1 - p))
+    np.testing.assert_allclose(
+        self.variant(losses.bernoulli_log_likelihood)(x, logits), expected,
+        rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(("latent_vector", (4, 3)),
+                                  ("latent_map", (2, 2, 2, 1)))
+  def test_gaussian_log_density_matches_scipy_multivariate_normal(self, shape):
+    z, mean = _normal(shape, 31, 1.0), _normal(shape, 32, 1.0)
+    log_var = _normal(shape, 33, 0.7)
+    log_q = self.variant(losses.gaussian_log_density)(z, mean, log_var)
+    log_p = self.variant(losses.standard_normal_log_density)(z)
+    chex.assert_shape([log_q, log_p], (shape[0],))
+    flat = lambda a: np.float64(a).reshape(shape[0], -1)
+    dim = flat(z).shape[1]
+    expected_q = [stats.multivariate_normal(m, np.diag(np.exp(v))).logpdf(zz)
+                  for zz, m, v in zip(flat(z), flat(mean), flat(log_var))]
+    expected_p = stats.multivariate_normal(np.zeros(dim), np.eye(dim)).logpdf(
+        flat(z))
+    np.testing.assert_allclose(log_q, expected_q, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(log_p, expected_p, rtol=1e-5, atol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_gaussian_log_density_of_k_samples_by_vmap(self):
+    # K = 5 samples of B = 3 examples: the (B, Z) parameters broadcast.
+    z = _normal((5, 3, 2), 34, 1.0)
+    mean, log_var = _normal((3, 2), 35, 1.0), _normal((3, 2), 36, 0.5)
+    log_q = self.variant(jax.vmap(losses.gaussian_log_density,
+                                  in_axes=(0, None, None)))(z, mean, log_var)
+    chex.assert_shape(log_q, (5, 3))
+    expected = stats.norm.logpdf(z, mean, np.exp(0.5 * np.float64(log_var)))
+    np.testing.assert_allclose(log_q, expected.sum(-1), rtol=1e-5, atol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(1, 2, 7)
+  def test_importance_weighted_bound_is_log_mean_exp(self, num_samples):
+    log_joint = _normal((num_samples, 4), 37, 3.0)
+    log_q = _normal((num_samples, 4), 38, 3.0)
+    bound = self.variant(losses.importance_weighted_bound)(log_joint, log_q)
+    chex.assert_shape(bound, (4,))
+    log_w = np.float64(log_joint) - np.float64(log_q)
+    np.testing.assert_allclose(
+        bound, special.logsumexp(log_w, axis=0) - np.log(num_samples),
+        rtol=1e-5, atol=1e-5)
+    if num_samples == 1:  # One sample: the log-weight itself (an ELBO sample).
+      np.testing.assert_allclose(bound, log_w[0], rtol=1e-6, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_elbo_subtracts_beta_times_kl(self):
+    ll, kl = jnp.array([-10.0, -3.5]), jnp.array([2.0, 0.25])
+    np.testing.assert_allclose(self.variant(losses.elbo)(ll, kl),
+                               [-12.0, -3.75], rtol=1e-6)
+    beta_vae = self.variant(functools.partial(losses.elbo, beta=4.0))
+    np.testing.assert_allclose(beta_vae(ll, kl), [-18.0, -4.5], rtol=1e-6)
+    with self.assertRaises(TypeError):
+      losses.elbo(ll, kl, 4.0)  # pytype: disable=wrong-arg-count
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(("vector_features", (4, 16)),
+                                  ("feature_map", (2, 4, 4, 8)))
+  def test_vae_gan_feature_log_likelihood_is_unit_gaussian(self, shape):
+    real, recon = _normal(shape, 39, 1.0), _normal(shape, 40, 1.0)
+    fn = self.variant(losses.vae_gan_feature_log_likelihood)
+    ll = fn(real, recon)
+    chex.assert_shape(ll, (shape[0],))
+    expected = _per_example_sum(stats.norm.logpdf(real, loc=recon, scale=1.0))
+    np.testing.assert_allclose(ll, expected, rtol=1e-5, atol=1e-4)
+    # Maximal at equal features, where only the normaliser -F/2 log 2 pi stays;
+    # the gradient pulls the reconstruction's features towards the data's.
+    num_features = int(np.prod(shape[1:]))
+    np.testing.assert_allclose(fn(real, real),
+                               np.full(shape[0], -0.5 * num_features * np.log(
+                                   2 * np.pi)), rtol=1e-6)
+    grad = jax.grad(lambda r: jnp.sum(fn(real, r)))(recon)
+    np.testing.assert_allclose(grad, np.float64(real) - np.float64(recon),
+                               rtol=1e-5, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(*_NP_PER_EXAMPLE_REFERENCES)
+  def test_per_example_output_has_the_input_dtype(self, name):
+    reference = _NP_PER_EXAMPLE_REFERENCES[name]
+    num_args = reference.__code__.co_argcount
+    shape = (3,) if name == "elbo" else (3, 2, 2, 1)
+    args = [jnp.asarray(_normal(shape, 41 + i, 0.5), jnp.bfloat16)
+            for i in range(num_args)]
+    kwargs = {"log_scale": 0.3} if name == "gaussian_log_likelihood" else {}
+    if name == "bernoulli_log_likelihood":
+      args[0] = jnp.asarray(args[0] > 0, jnp.bfloat16)
+    out = self.variant(functools.partial(getattr(losses, name), **kwargs))(
+        *args)
+    chex.assert_shape(out, (3,))
+    chex.assert_type(out, jnp.bfloat16)
+    expected = reference(*[np.asarray(a, np.float64) for a in args])
+    # bfloat16 keeps 8 significant bits: the only error is rounding the result.
+    np.testing.assert_allclose(np.float64(out), expected, rtol=1e-2, atol=1e-2)
+
+  def test_log_scale_is_keyword_only(self):
+    with self.assertRaises(TypeError):
+      losses.gaussian_log_likelihood(jnp.zeros((2, 3)), jnp.zeros((2, 3)), 0.0)  # pytype: disable=wrong-arg-count
+
+
+class VaeExtremeInputsTest(chex.TestCase):
+  """Saturated logits, huge log-weights and extreme variances stay finite."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_bernoulli_log_likelihood_is_exact_and_finite_at_logits_1e9(self):
+    # log_sigmoid(1e9) = 0 and log_sigmoid(-1e9) = -1e9: a confident right
+    # pixel costs 0, a confident wrong one 1e9.
+    x = jnp.array([[1.0, 0.0], [1.0, 0.0]])
+    logits = jnp.array([[1e9, -1e9], [-1e9, 1e9]])
+    fn = self.variant(losses.bernoulli_log_likelihood)
+    np.testing.assert_allclose(fn(x, logits), [0.0, -2e9], rtol=1e-6)
+    grad = jax.grad(lambda l: jnp.sum(fn(x, l)))(logits)
+    chex.assert_tree_all_finite(grad)
+    # d/dl = x - sigmoid(l): 0 where right, +-1 where wrong.
+    np.testing.assert_allclose(grad, [[0.0, 0.0], [1.0, -1.0]], atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_importance_weighted_bound_is_finite_where_exp_overflows(self):
+    # exp(+-1e4) is inf / 0 in float32. logsumexp of K equal values v is
+    # v + log K, so the bound returns v itself.
+    log_joint = jnp.array([[1e4, -1e4], [1e4, -1e4], [1e4, -1e4]])
+    bound = self.variant(losses.importance_weighted_bound)(
+        log_joint, jnp.zeros_like(log_joint))
+    np.testing.assert_allclose(bound, [1e4, -1e4], rtol=1e-6)
+    grad = jax.grad(lambda lj: jnp.sum(losses.importance_weighted_bound(
+        lj, jnp.zeros_like(lj))))(log_joint)
+    # Softmax weights: 1/3 each.
+    np.testing.assert_allclose(grad, np.full((3, 2), 1.0 / 3.0), rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(-80.0, 80.0)
+  def test_gaussian_terms_are_finite_at_extreme_log_variances(self, log_var):
+    mean = jnp.array([[1e9, -1.0], [0.5, 0.0]])
+    log_var = jnp.full((2, 2), log_var)
+    kl = self.variant(losses.gaussian_kl_to_standard_normal)(mean, log_var)
+    log_q = self.variant(losses.gaussian_log_density)(
+        jnp.zeros((2, 2)), mean * 0.0 + 1.0, log_var)
+    ll = self.variant(functools.partial(losses.gaussian_log_likelihood,
+                                        log_scale=0.5 * log_var))(
+                                            jnp.zeros((2, 2)), mean * 0.0 + 1.0)
+    chex.assert_tree_all_finite((kl, log_q, ll))
+    # Closed forms for example 1 (mean (0.5, 0)), in float64.
+    v = np.float64(log_var[0, 0])
+    np.testing.assert_allclose(kl[1], 0.5 * (2 * np.exp(v) + 0.25 - 2 - 2 * v),
+                               rtol=1e-5)
+    np.testing.assert_allclose(log_q, 2 * stats.norm.logpdf(
+        0.0, 1.0, np.exp(0.5 * v)) * np.ones(2), rtol=1e-5)
+    np.testing.assert_allclose(log_q, ll, rtol=1e-6)
+    grads = jax.grad(
+        lambda m, lv: jnp.sum(losses.gaussian_kl_to_standard_normal(m, lv)),
+        argnums=(0, 1))(mean, log_var)
+    chex.assert_tree_all_finite(grads)
+
+
+class VaeGradientCheckTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      ("kl", losses.gaussian_kl_to_standard_normal, 2),
+      ("gaussian_learned_scale",
+       lambda x, m, s: losses.gaussian_log_likelihood(x, m, log_scale=s), 3),
+      ("bernoulli", losses.bernoulli_log_likelihood, 2),
+      ("log_density", losses.gaussian_log_density, 3),
+      ("standard_normal", losses.standard_normal_log_density, 1),
+      ("iwae", losses.importance_weighted_bound, 2),
+      ("vae_gan", losses.vae_gan_feature_log_likelihood, 2),
+  )
+  def test_gradients_match_finite_differences(self, fn, num_args):
+    # In float64: these sums carry constants like -F/2 log(2 pi), and float32
+    # central differences of such values lose the third digit.
+    with jax.enable_x64(True):
+      args = [jnp.asarray(np.float64(_normal((3, 4), 50 + i, 0.7)))
+              for i in range(num_args)]
+      if fn is losses.bernoulli_log_likelihood:  # x in [0, 1]
+        args[0] = jax.nn.sigmoid(args[0])
+      jtu.check_grads(self.variant(lambda *a: jnp.sum(fn(*a))), tuple(args),
+                      order=1, modes=["rev"])
+
+
+class LinearGaussianModelTest(chex.TestCase):
+  """The bounds on a model whose marginal likelihood and posterior are exact.
+
+  p(z) = N(0, I_d), p(x | z) = N(W z + b, sigma^2 I_D), so
+  p(x) = N(b, W W^T + sigma^2 I) and p(z | x) = N(mu, S) with
+  S = (I + W^T W / sigma^2)^{-1} and mu = S W^T (x - b) / sigma^2. W has
+  orthogonal columns, so W^T W and the posterior are diagonal: a diagonal
+  Gaussian encoder can represent the posterior exactly. For a diagonal
+  q = N(m, C), E_q log p(x | z) = log N(x; W m + b, sigma^2 I)
+  - tr(W C W^T) / (2 sigma^2), and log p(x) - ELBO(q) = KL(q || p(z | x)).
+  """
+
+  D, DZ, B, SIGMA = 6, 3, 4, 0.5
+
+  def setUp(self):
+    super().setUp()
+    rng = np.random.default_rng(60)
+    q, _ = np.linalg.qr(rng.normal(size=(self.D, self.DZ)))
+    self.w = q * np.array([2.0, 0.7, 1.3])  # orthogonal columns
+    self.b = rng.normal(size=self.D)
+    self.x = rng.normal(size=(self.B, self.D)) * 1.5 + self.b
+    self.marginal = stats.multivariate_normal(
+        self.b, self.w @ self.w.T + self.SIGMA**2 * np.eye(self.D))
+    self.log_px = self.marginal.logpdf(self.x)
+    post_cov = np.linalg.inv(np.eye(self.DZ) + self.w.T @ self.w / self.SIGMA**2)
+    np.testing.assert_allclose(post_cov, np.diag(np.diag(post_cov)), atol=1e-12)
+    self.post_cov = post_cov
+    self.post_mean = (self.x - self.b) @ self.w @ post_cov / self.SIGMA**2
+    self.post_log_var = np.log(np.diag(post_cov))
+
+  def _elbo_by_library(self, mean, log_var):
+    """E_q log p(x|z) in closed form and the KL, combined by losses.elbo."""
+    mean32 = np.float32(mean)
+    recon_mean = mean32 @ np.float32(self.w.T) + np.float32(self.b)
+    trace = np.sum(np.exp(log_var) * np.sum(self.w**2, axis=0), axis=-1)
+    expected_ll = losses.gaussian_log_likelihood(
+        np.float32(self.x), recon_mean,
+        log_scale=np.log(self.SIGMA)) - np.float32(trace / (2 * self.SIGMA**2))
+    kl = losses.gaussian_kl_to_standard_normal(
+        mean32, np.float32(np.broadcast_to(log_var, mean.shape)))
+    return losses.elbo(expected_ll, kl)
+
+  def _log_weights(self, x, mean, log_var, num_samples, key):
+    """log p(x, z_k) and log q(z_k | x) for z_k ~ q, shape (K, B), by the library."""
+    mean, log_var = jnp.float32(mean), jnp.float32(log_var)
+    eps = jax.random.normal(key, (num_samples,) + mean.shape)
+    z = mean + jnp.exp(0.5 * log_var) * eps
+    x, w, b = jnp.float32(x), jnp.float32(self.w), jnp.float32(self.b)
+    log_lik = jax.vmap(lambda zk: losses.gaussian_log_likelihood(
+        x, zk @ w.T + b, log_scale=np.log(self.SIGMA)))(z)
+    log_joint = log_lik + jax.vmap(losses.standard_normal_log_density)(z)
+    log_q = jax.vmap(losses.gaussian_log_density,
+                     in_axes=(0, None, None))(z, mean, log_var)
+    return log_joint, log_q
+
+  def test_elbo_at_the_exact_posterior_is_the_log_marginal_likelihood(self):
+    elbo = self._elbo_by_library(self.post_mean, self.post_log_var)
+    chex.assert_shape(elbo, (self.B,))
+    np.testing.assert_allclose(elbo, self.log_px, rtol=1e-5, atol=1e-4)
+
+  def test_elbo_gap_of_a_mismatched_encoder_is_kl_to_the_posterior(self):
+    mean = self.post_mean + np.array([0.3, -0.2, 0.1])
+    log_var = self.post_log_var + np.array([0.7, -0.5, 0.2])
+    elbo = self._elbo_by_library(mean, log_var)
+    # KL(N(m, C) || N(mu, S)) for full matrices, in float64.
+    cov = np.diag(np.exp(log_var))
+    prec = np.linalg.inv(self.post_cov)
+    diff = self.post_mean - mean
+    kl_post = 0.5 * (np.trace(prec @ cov) - self.DZ
+                     + np.einsum("bi,ij,bj->b", diff, prec, diff)
+                     + np.linalg.slogdet(self.post_cov)[1]
+                     - np.linalg.slogdet(cov)[1])
+    self.assertTrue(np.all(kl_post > 0.1))
+    np.testing.assert_allclose(self.log_px - elbo, kl_post, rtol=1e-4,
+                               atol=2e-4)
+
+  @parameterized.parameters(1, 3, 50)
+  def test_exact_posterior_proposal_makes_every_weight_the_marginal(
+      self, num_samples):
+    log_joint, log_q = jax.jit(self._log_weights, static_argnums=3)(
+        self.x, self.post_mean, self.post_log_var, num_samples,
+        jax.random.key(61))
+    # Zero variance: p(x, z) / p(z | x) = p(x) for every z.
+    np.testing.assert_allclose(log_joint - log_q,
+                               np.broadcast_to(self.log_px, log_q.shape),
+                               rtol=1e-5, atol=1e-4)
+    bound = losses.importance_weighted_bound(log_joint, log_q)
+    np.testing.assert_allclose(bound, self.log_px, rtol=1e-5, atol=1e-4)
+
+  def test_mismatched_proposal_bound_increases_with_k_towards_log_px(self):
+    # q: posterior mean shifted by about one posterior s.d., variance doubled.
+    mean = self.post_mean + 0.3
+    log_var = np.broadcast_to(self.post_log_var + np.log(2.0), mean.shape)
+    replicates, max_k = 2000, 64
+    tile = lambda a: np.tile(a, (replicates, 1))  # row r * B + i: example i
+    log_joint, log_q = jax.jit(self._log_weights, static_argnums=3)(
+        tile(self.x), tile(mean), tile(log_var), max_k, jax.random.key(62))
+    bounds, errors = [], []
+    for k in (1, 4, 16, 64):
+      per_replicate = np.asarray(losses.importance_weighted_bound(
+          log_joint[:k], log_q[:k])).reshape(replicates, self.B)
+      bounds.append(per_replicate.mean(0))
+      errors.append(per_replicate.std(0) / np.sqrt(replicates))
+    bounds, errors = np.array(bounds), np.array(errors)
+    # E L_1 is the ELBO, whose closed form the previous tests established.
+    np.testing.assert_allclose(bounds[0],
+                               self._elbo_by_library(mean, log_var),
+                               atol=float(4 * errors[0].max()))
+    # Monotone by clear margins (each step several standard errors), and every
+    # estimate below log p(x).
+    steps = np.diff(bounds, axis=0)
+    self.assertTrue(np.all(steps > 4 * errors[:-1]), (bounds, errors))
+    self.assertTrue(np.all(bounds < self.log_px), (bounds, self.log_px))
+    # K = 64 closes most of the K = 1 gap.
+    self.assertTrue(np.all(self.log_px - bounds[-1]
+                           < 0.25 * (self.log_px - bounds[0])),
+                    (bounds, self.log_px))

@@ -2,12 +2,14 @@
 
 Every discriminator returns ``(scores, features)``: scores of shape ``(B,)`` and
 the penultimate features ``(B, F)`` that feature matching (Salimans et al. 2016)
-needs.
+needs. Every encoder returns ``(mean, log_var)`` of a diagonal Gaussian
+q(z | x), each ``(B, z_dim)``.
 """
 
 from gans_jax.nets.conditional import (ConcatDCGANDiscriminator, ConditionalDCGANGenerator,
                                        ProjectionDCGANDiscriminator)
 from gans_jax.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, reparameterize
 from gans_jax.nets.mlp import MLPDiscriminator, MLPGenerator
 
 __all__ = [
@@ -15,7 +17,10 @@ __all__ = [
     "ConditionalDCGANGenerator",
     "ProjectionDCGANDiscriminator",
     "DCGANDiscriminator",
+    "DCGANEncoder",
     "DCGANGenerator",
     "MLPDiscriminator",
+    "MLPEncoder",
     "MLPGenerator",
+    "reparameterize",
 ]
