@@ -3,11 +3,13 @@
   python launch.py --config experiments/wgan_gp.py [--workdir DIR] [--config.a.b=v]
 
 Mistakes a user can make (config, data, files) are printed on one line and exit
-with status 2; a diverged run exits 1; Ctrl-C saves a checkpoint and exits 130.
+with status 2; a diverged run exits 1; Ctrl-C (SIGINT) or SIGTERM finishes the step, saves a
+checkpoint and exits 130 or 143.
 Re-running the same command resumes from the workdir's latest checkpoint.
 """
 
 import os
+import signal
 import sys
 
 from absl import flags
@@ -68,11 +70,9 @@ def main(argv) -> None:
   if _CACHE_DIR.value:
     import jax
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(_CACHE_DIR.value))
-  task = config.get("task", "gan")
-  if _DISTRIBUTED.value and (task != "gan" or _MODE.value != "train"):
-    _fail(f"--distributed: only GAN training runs across processes; run "
-          f"{'a classifier config' if task != 'gan' else '--mode=' + _MODE.value} "
-          f"in one process (without --distributed)")
+  if _DISTRIBUTED.value and _MODE.value != "train":
+    _fail(f"--distributed: only training runs across processes; run --mode={_MODE.value} "
+          "in one process (without --distributed)")
   if _DISTRIBUTED.value:
     import jax
     try:
@@ -89,17 +89,11 @@ def main(argv) -> None:
 
   # Imported after flag parsing so `--help` and flag errors stay fast.
   from gans_jax.errors import UserError
-  from gans_jax.train import TrainingDiverged, step_of, train_and_evaluate
+  from gans_jax.families.base import step_of
+  from gans_jax.trainer import Interrupted, TrainingDiverged, train_and_evaluate
 
   try:
-    if task == "classifier":
-      if _MODE.value != "train":
-        raise UserError(f"--mode={_MODE.value}: a classifier config only trains")
-      from gans_jax.classifier import train_classifier
-      meta = train_classifier(config, workdir, progress=_PROGRESS.value)
-      print(f"done: test accuracy {meta['test_accuracy']:.4f} "
-            f"(train {meta['train_accuracy']:.4f}); saved in {workdir}")
-    elif _MODE.value == "train":
+    if _MODE.value == "train":
       state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
       print(f"done: {step_of(state)} steps; outputs in {workdir}")
     elif _MODE.value == "eval":
@@ -114,11 +108,14 @@ def main(argv) -> None:
     _fail(str(e))
   except TrainingDiverged as e:
     _fail(str(e), code=1)
-  except KeyboardInterrupt:
-    print(f"\ninterrupted: checkpoint saved in {workdir}/checkpoints; "
+  except Interrupted as e:
+    name = "SIGTERM" if e.signum == signal.SIGTERM else "interrupt"
+    print(f"\n{name}: checkpoint saved in {workdir}/checkpoints; "
           "re-run the same command to resume", file=sys.stderr)
+    sys.exit(128 + (e.signum or signal.SIGINT))
+  except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint
+    print("\naborted", file=sys.stderr)
     sys.exit(130)
-
 
 if __name__ == "__main__":
   main(sys.argv)

@@ -51,8 +51,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gans_jax import metrics as gm  # noqa: E402
-from gans_jax import plots, train  # noqa: E402
-from gans_jax.configs import check_config, optimizer_config  # noqa: E402
+from gans_jax import plots, trainer  # noqa: E402
+from gans_jax.families import check_config, gan  # noqa: E402
+from gans_jax.optim import optimizer_config  # noqa: E402
 from gans_jax.data import load_dataset, mixture_centers  # noqa: E402
 
 # Steps per run in the default schedule, calibrated on this project's 2-core AMD
@@ -153,11 +154,11 @@ def run_row(dataset_name: str, loss: str, args, bar) -> dict:
                        args.steps_per_call)
   dataset = load_dataset(dataset_name, split="train")
   n = args.seeds
-  models, runner = train.make_runner(
-      config, lambda axis: train.build_models(config, dataset, axis), resident=True,
+  family, runner = trainer.make_runner(
+      config, lambda axis: gan.GAN(config, dataset, axis), resident=True,
       devices=jax.local_devices()[:1])
-  init_key, train_key, _ = train.seed_keys(config.seed, n)
-  state = train.init_states(config, models, dataset.example_shape, init_key, n)
+  init_key, train_key, _ = trainer.seed_keys(config.seed, n)
+  state = trainer.init_states(family, init_key, n)
   real = dataset.all()["x"]
   data = runner.put_data({"x": real})
   pstate = runner.put_state(state)
@@ -181,8 +182,8 @@ def run_row(dataset_name: str, loss: str, args, bar) -> dict:
   # Seed i's samples use seed i's own sample key, as a single-seed run would.
   sample_keys = jax.numpy.stack(
       [jax.random.split(jax.random.PRNGKey(config.seed + i), 3)[2] for i in range(n)])
-  zs = jax.vmap(lambda k: jax.random.normal(k, (args.samples, models.z_dim)))(sample_keys)
-  gen = lambda s, z: train.generate(models, s, z)
+  zs = jax.vmap(lambda k: jax.random.normal(k, (args.samples, family.z_dim)))(sample_keys)
+  gen = family.generate
   samples = np.asarray(jax.jit(jax.vmap(gen) if n > 1 else gen)(
       state, zs if n > 1 else zs[0]))
   samples = samples.reshape((n, args.samples, -1))

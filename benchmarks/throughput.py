@@ -75,8 +75,9 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
   import jax
   import numpy as np
 
-  from gans_jax import train
+  from gans_jax import trainer
   from gans_jax.data import load_dataset
+  from gans_jax.families import gan
 
   if data_dir:
     config.dataset.data_dir = data_dir
@@ -85,12 +86,10 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
     raise SystemExit(f"error: --devices: {num_devices} requested, {len(devices)} present")
   dataset = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir,
                          resolution=config.dataset.resolution)
-  models, runner = train.make_runner(
-      config, lambda axis: train.build_models(config, dataset, axis), resident=True,
-      devices=devices)
-  init_key, train_key, _ = train.seed_keys(config.seed)
-  state = runner.put_state(train.create_train_state(config, models, dataset.example_shape,
-                                                    init_key))
+  family, runner = trainer.make_runner(
+      config, lambda axis: gan.GAN(config, dataset, axis), resident=True, devices=devices)
+  init_key, train_key, _ = trainer.seed_keys(config.seed)
+  state = runner.put_state(family.init_state(init_key))
   data = runner.put_data({"x": dataset.all()["x"]})
   per_call = config.train.steps_per_call
   fused = per_call > 1
@@ -136,7 +135,7 @@ def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
   loading, compilation, training, logs, samples and checkpoints included."""
   import jax
 
-  from gans_jax import train
+  from gans_jax import trainer
 
   config = importlib.import_module("experiments.gan_mlp").get_config()
   config.train.num_seeds = seeds
@@ -146,7 +145,7 @@ def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
     config.dataset.data_dir = data_dir
   with tempfile.TemporaryDirectory() as workdir:
     t0 = time.perf_counter()
-    state = train.train_and_evaluate(config, workdir, progress=False)
+    state = trainer.train_and_evaluate(config, workdir, progress=False)
     jax.block_until_ready(state)
     wall = time.perf_counter() - t0
   n = config.train.num_steps

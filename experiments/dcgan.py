@@ -6,11 +6,12 @@ non-saturating generator loss (Goodfellow et al. 2014, arXiv:1406.2661).
   python launch.py --config experiments/dcgan.py
 """
 
-from gans_jax.configs import base_config, optimizer_config
+from gans_jax.families.gan import default_config
+from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = base_config()
+  config = default_config()
 
   # Data
   config.dataset.name = "digits"

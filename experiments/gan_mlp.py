@@ -13,11 +13,12 @@ modes here, which is the point of the benchmark.
   python launch.py --config experiments/gan_mlp.py
 """
 
-from gans_jax.configs import base_config, optimizer_config
+from gans_jax.families.gan import default_config
+from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = base_config()
+  config = default_config()
 
   # Data
   config.dataset.name = "ring8"

@@ -7,11 +7,12 @@ networks with a LayerNorm discriminator, Adam(2e-4, 0.5).
   python launch.py --config experiments/hinge.py
 """
 
-from gans_jax.configs import base_config, optimizer_config
+from gans_jax.families.gan import default_config
+from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = base_config()
+  config = default_config()
 
   # Data
   config.dataset.name = "digits"

@@ -6,11 +6,12 @@ pushes fake to 1. DCGAN networks, Adam(2e-4, 0.5).
   python launch.py --config experiments/lsgan.py
 """
 
-from gans_jax.configs import base_config, optimizer_config
+from gans_jax.families.gan import default_config
+from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = base_config()
+  config = default_config()
 
   # Data
   config.dataset.name = "digits"

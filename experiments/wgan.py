@@ -8,11 +8,12 @@ does not need per-example gradients).
   python launch.py --config experiments/wgan.py
 """
 
-from gans_jax.configs import base_config, optimizer_config
+from gans_jax.families.gan import default_config
+from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = base_config()
+  config = default_config()
 
   # Data
   config.dataset.name = "digits"

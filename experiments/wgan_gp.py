@@ -10,11 +10,12 @@ schedule, on a 2-core CPU in under 10 minutes.
   python launch.py --config experiments/wgan_gp.py
 """
 
-from gans_jax.configs import base_config, optimizer_config
+from gans_jax.families.gan import default_config
+from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = base_config()
+  config = default_config()
 
   # Data
   config.dataset.name = "digits"

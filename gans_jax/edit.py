@@ -59,10 +59,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gans_jax import latents, plots, train
-from gans_jax.classifier import classifier_logits, load_classifier
+from gans_jax import latents, plots
 from gans_jax.errors import UserError
-from gans_jax.evaluate import _write_json, classifier_dir, restore_latest
+from gans_jax.evaluate import _write_json, restore_latest
+from gans_jax.families.base import step_of
+from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 
 DIRECTION_FILE = "edit_direction.npy"
 _KEY_SALT = 0xED17  # edit mode's keys are folded from config.seed with this constant
@@ -76,24 +77,25 @@ class InputSpace:
   an unconditional generator); `generate(state, d, labels)` renders it.
   """
 
-  def __init__(self, models: train.Models, space: str):
-    self.models = models
-    self.conditional = models.num_classes > 0
+  def __init__(self, sampler, space: str):
+    """`sampler`: a family with a sampler (``generate``, `z_dim`, `num_classes`)."""
+    self.sampler = sampler
+    self.conditional = sampler.num_classes > 0
     self.space = space if self.conditional else "z"
-    self.dim = models.z_dim + (models.num_classes if self.space == "input" else 0)
+    self.dim = sampler.z_dim + (sampler.num_classes if self.space == "input" else 0)
 
   def start(self, z: jax.Array, labels: jax.Array | None) -> jax.Array:
     if self.space == "input":
-      return jnp.concatenate([z, jax.nn.one_hot(labels, self.models.num_classes,
+      return jnp.concatenate([z, jax.nn.one_hot(labels, self.sampler.num_classes,
                                                 dtype=z.dtype)], axis=-1)
     return z
 
-  def generate(self, state: train.GANState, d: jax.Array, labels: jax.Array | None) -> jax.Array:
-    z_dim = self.models.z_dim
+  def generate(self, state, d: jax.Array, labels: jax.Array | None) -> jax.Array:
+    z_dim = self.sampler.z_dim
     if self.space == "input":
       # The float class vector is the generator's encoded class input.
-      return train.generate(self.models, state, d[:, :z_dim], d[:, z_dim:])
-    return train.generate(self.models, state, d, labels if self.conditional else None)
+      return self.sampler.generate(state, d[:, :z_dim], d[:, z_dim:])
+    return self.sampler.generate(state, d, labels if self.conditional else None)
 
 
 def _batched(fn, batch_size: int, *arrays):
@@ -119,7 +121,7 @@ def _scale_key(s: float) -> str:
 
 def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=edit: edits, measures and draws; writes edit.json and PNGs; returns the results."""
-  dataset, models, state = restore_latest(config, workdir)
+  dataset, family, state = restore_latest(config, workdir)
   if dataset.kind != "image":
     raise UserError(f"dataset.name: --mode=edit needs an image dataset with a domain "
                     f"classifier; {config.dataset.name!r} holds {dataset.kind}")
@@ -130,7 +132,7 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if not 0 <= target < k:
     raise UserError(f"edit.target: {target} is not a class of {config.dataset.name!r}"
                     + (f"; use a class index in [0, {k})" if k else ", which has no labels"))
-  space = InputSpace(models, e.space)
+  space = InputSpace(family, e.space)
   loaded_direction = _load_direction(e.direction_path, space.dim) if e.direction_path else None
   classifier = load_classifier(classifier_dir(config), config.dataset.name)
   if classifier.num_classes != k:
@@ -160,13 +162,13 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """num points of the edited space, with labels: non-target ones (uniform over the
     other K - 1 classes) to edit, or any class; None for an unconditional generator."""
     k_z, k_y = jax.random.split(key)
-    z = latents.sample_latents(k_z, num, models.z_dim)
+    z = latents.sample_latents(k_z, num, family.z_dim)
     if not space.conditional:
       return z, None
     if any_label:
-      labels = jax.random.randint(k_y, (num,), 0, models.num_classes)
+      labels = jax.random.randint(k_y, (num,), 0, family.num_classes)
     else:
-      r = jax.random.randint(k_y, (num,), 0, models.num_classes - 1)
+      r = jax.random.randint(k_y, (num,), 0, family.num_classes - 1)
       labels = r + (r >= target)
     labels = labels.astype(jnp.int32)
     return space.start(z, labels), labels
@@ -205,7 +207,7 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   d_final = path[:, -1]
   _, logits_after, probs_after = classify(d_final, labels)
   scores = metrics_fn(probs0, probs_after, d0, d_final, target)
-  results = {"step": train.step_of(state), "target": target, "space": space.space,
+  results = {"step": step_of(state), "target": target, "space": space.space,
              "objective": e.objective, "step_size": float(e.step_size), "num_steps": num_steps,
              "keep_others": float(e.keep_others), "prior_weight": float(e.prior_weight),
              "num_samples": int(e.num_samples), "num_dropped": dropped,
@@ -217,9 +219,9 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   results["non_target_logit_change"] = float(np.mean(np.abs(logits_after - logits0)[:, others]))
   if space.space == "input":
     delta = d_final - d0
-    results["mean_dlatent_norm"] = float(np.mean(np.linalg.norm(delta[:, :models.z_dim], axis=-1)))
-    results["mean_dclass_norm"] = float(np.mean(np.linalg.norm(delta[:, models.z_dim:], axis=-1)))
-    results["mean_target_class_input"] = float(np.mean(d_final[:, models.z_dim + target]))
+    results["mean_dlatent_norm"] = float(np.mean(np.linalg.norm(delta[:, :family.z_dim], axis=-1)))
+    results["mean_dclass_norm"] = float(np.mean(np.linalg.norm(delta[:, family.z_dim:], axis=-1)))
+    results["mean_target_class_input"] = float(np.mean(d_final[:, family.z_dim + target]))
 
   show = min(_SHOW, d0.shape[0])
   nrows = max(1, min(4, d0.shape[0] // show))

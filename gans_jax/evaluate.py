@@ -21,16 +21,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gans_jax import metrics, plots, train
-from gans_jax.classifier import classifier_logits, load_classifier
-from gans_jax.configs import check_config
+from gans_jax import families, metrics, plots
+from gans_jax.checkpoint import Checkpointer
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
-from gans_jax.latents import coordinate_control, sample_latents
-
-
-def classifier_dir(config: ml_collections.ConfigDict) -> str:
-  return config.eval.classifier_dir or os.path.join("runs", f"classifier_{config.dataset.name}")
+from gans_jax.families.base import load_config_dataset, step_of
+from gans_jax.families.classifier import classifier_dir, load_classifier
+from gans_jax.latents import sample_latents
 
 
 def _stats(features: np.ndarray):
@@ -41,11 +38,12 @@ def _stats(features: np.ndarray):
 class Evaluator:
   """Holds what does not change between evaluations: real features, classifier, centres."""
 
-  def __init__(self, config: ml_collections.ConfigDict, models: train.Models, kind: str):
-    self.config, self.models, self.kind = config, models, kind
+  def __init__(self, config: ml_collections.ConfigDict, sampler, kind: str):
+    """`sampler`: a family with a sampler (``generate(state, z, labels)``, `z_dim`, `num_classes`)."""
+    self.config, self.sampler, self.kind = config, sampler, kind
     ev = config.eval
     self.batch_size = int(ev.batch_size)
-    self._generate = jax.jit(lambda s, z, y: train.generate(models, s, z, y))
+    self._generate = jax.jit(sampler.generate)
     if kind == "points":
       self.centers, self.std = mixture_centers(config.dataset.name)
       return
@@ -56,7 +54,7 @@ class Evaluator:
     self.real_features, _ = self._features(test["x"])
     self.real_stats = _stats(self.real_features)
     train_features, _ = self._features(train_arrays["x"])
-    if models.num_classes:
+    if sampler.num_classes:
       # Per-class references for a conditional generator: test and train
       # features split by their true labels.
       self.real_labels, self.train_labels = test["y"], train_arrays["y"]
@@ -77,24 +75,28 @@ class Evaluator:
       probs.append(np.asarray(jax.nn.softmax(logits)))
     return np.concatenate(feats), np.concatenate(probs)
 
+  def fid_of(self, images: np.ndarray) -> float:
+    """FID of `images` against the test split, in the classifier's features."""
+    return float(metrics.frechet_distance(*_stats(self._features(images)[0]), *self.real_stats))
+
   def labels(self, num: int) -> np.ndarray | None:
     """Requested classes of a conditional generator: balanced, 0, 1, ..., K-1, 0, ..."""
-    k = self.models.num_classes
+    k = self.sampler.num_classes
     return np.arange(num, dtype=np.int32) % k if k else None
 
-  def samples(self, state: train.GANState, key: jax.Array, num: int,
+  def samples(self, state, key: jax.Array, num: int,
               truncation: float | None = None) -> np.ndarray:
     out = []
     labels = self.labels(num)
     for i, start in enumerate(range(0, num, self.batch_size)):
       n = min(self.batch_size, num - start)
-      z = sample_latents(jax.random.fold_in(key, i), n, self.models.z_dim,
+      z = sample_latents(jax.random.fold_in(key, i), n, self.sampler.z_dim,
                          truncation=truncation)
       y = None if labels is None else jnp.asarray(labels[start:start + n])
       out.append(np.asarray(self._generate(state, z, y)))
     return np.concatenate(out)
 
-  def __call__(self, state: train.GANState, key: jax.Array, num: int,
+  def __call__(self, state, key: jax.Array, num: int,
                truncation: float | None = None, *, full: bool = True,
                per_class: bool = False) -> dict:
     """Metrics of `num` generated samples; `full=False` skips KID, D/C and IS (P/R only);
@@ -110,7 +112,7 @@ class Evaluator:
     fake_subset = fake_features[:n_real]
     out = {"fid": float(metrics.frechet_distance(*_stats(fake_features), *self.real_stats)),
            "fid_train_test": self.fid_train_test}
-    if self.models.num_classes:
+    if self.sampler.num_classes:
       # The domain classifier's accuracy against the requested labels.
       out["conditional_accuracy"] = float(np.mean(np.argmax(probs, -1) == self.labels(num)))
     out.update({k: float(v) for k, v in metrics.precision_recall(
@@ -125,7 +127,7 @@ class Evaluator:
         self.real_features, fake_subset, k=ev.dc_k).items()})
     is_mean, is_std = metrics.inception_score(jnp.asarray(probs), num_splits=ev.is_splits)
     out.update({"inception_score": float(is_mean), "inception_score_std": float(is_std)})
-    if per_class and self.models.num_classes:
+    if per_class and self.sampler.num_classes:
       out.update(self.per_class_metrics(fake_features, probs, self.labels(num)))
     return out
 
@@ -143,7 +145,7 @@ class Evaluator:
     n of each, n the smallest class count (one compilation for all classes).
     ``accuracy_class_c``: the fraction of class-c requests the classifier calls c.
     """
-    k = self.models.num_classes
+    k = self.sampler.num_classes
     real = [self.real_features[self.real_labels == c] for c in range(k)]
     fake = [fake_features[labels == c] for c in range(k)]
     n = min(len(x) for x in real + fake)
@@ -171,25 +173,26 @@ def _fid(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def restore_latest(config, workdir: str):
-  """(dataset, models, state) of the latest checkpoint in `workdir`; UserError if none."""
-  check_config(config, num_devices=jax.local_device_count())
-  dataset = load_dataset(config.dataset.name, split="train", data_dir=config.dataset.data_dir,
-                         resolution=config.dataset.resolution)
-  models = train.build_models(config, dataset)
-  ckpt = train.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+  """(dataset, family, state) of the latest checkpoint in `workdir`; UserError if none."""
+  fam_cls = families.check_config(config, num_devices=jax.local_device_count())
+  directory = os.path.join(workdir, "checkpoints")
+  if not os.path.isdir(directory) or not os.listdir(directory):
+    raise UserError(f"--workdir: no checkpoint in {directory}; train first with the same "
+                    "--config and --workdir (without --mode)")
+  dataset = load_config_dataset(config)
+  family = fam_cls(config, dataset)
+  ckpt = Checkpointer(directory, config.keep_checkpoints)
   try:
     if ckpt.latest_step() is None:
-      raise UserError(f"--workdir: no checkpoint in {workdir}/checkpoints; train first with "
-                      f"the same --config and --workdir (without --mode=eval)")
+      raise UserError(f"--workdir: no checkpoint in {directory}; train first with the same "
+                      "--config and --workdir (without --mode)")
     # Abstract (shapes and dtypes only): an eager init compiles every parameter's
     # initialiser one by one, seconds of CPU for values the restore overwrites.
-    template = jax.eval_shape(
-        lambda key: train.create_train_state(config, models, dataset.example_shape, key),
-        jax.random.PRNGKey(0))
+    template = jax.eval_shape(family.init_state, jax.random.PRNGKey(0))
     state = ckpt.restore(template)
   finally:
     ckpt.close()
-  return dataset, models, state
+  return dataset, family, state
 
 
 def _table(results: dict) -> str:
@@ -199,48 +202,20 @@ def _table(results: dict) -> str:
   return "\n".join(lines)
 
 
-def disentanglement(models: train.Models, state: train.GANState, classifier, key: jax.Array,
-                    num: int, value: float = 3.0) -> dict:
-  """How well z[:, k] controls class k after supervised disentanglement (`loss.disentangle`).
-
-  With P(v) the mean classifier probabilities when coordinate k of `num` prior
-  latents is set to v (`latents.coordinate_control`):
-  ``coordinate_control_k = P(+value)[k] - P(-value)[k]`` (1: the coordinate
-  alone decides class k, 0: no control); ``coordinate_accuracy``: how often the
-  classifier's class of G(z) equals ``argmax z[:, :K]``, the class the
-  training term ties to z (chance: 1/K).
-  """
-  z = sample_latents(key, num, models.z_dim)
-  gen = lambda zz: train.generate(models, state, zz)
-  logits_fn = classifier_logits(classifier)
-  k = int(jax.eval_shape(logits_fn, jax.eval_shape(gen, z[:1])).shape[-1])
-  out = {}
-  values = jnp.array([-value, value])
-  control_fn = jax.jit(lambda dim: coordinate_control(gen, logits_fn, z, dim, values),
-                       static_argnums=0)
-  for dim in range(k):
-    probs = np.asarray(control_fn(dim))
-    out[f"coordinate_control_{dim}"] = float(probs[1, dim] - probs[0, dim])
-  out["coordinate_control_mean"] = float(np.mean([out[f"coordinate_control_{d}"]
-                                                  for d in range(k)]))
-  pred = np.argmax(np.asarray(jax.jit(lambda zz: logits_fn(gen(zz)))(z)), -1)
-  out["coordinate_accuracy"] = float(np.mean(pred == np.argmax(np.asarray(z[:, :k]), -1)))
-  return out
-
-
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=eval: scores the latest checkpoint, writes eval.json (+ truncation sweep)."""
-  dataset, models, state = restore_latest(config, workdir)
-  evaluator = Evaluator(config, models, dataset.kind)
+  dataset, family, state = restore_latest(config, workdir)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE7A1)
   num = int(config.eval.num_samples)
-  results = {"step": int(state.step), "num_samples": num}
-  # Conditional generators: also per requested class (fid_class_3, accuracy_class_3, ...).
-  results.update(evaluator(state, key, num, config.eval.truncation, per_class=True))
-  if config.loss.disentangle > 0 and dataset.kind == "image":
-    results.update(disentanglement(models, state, evaluator.classifier,
-                                   jax.random.fold_in(key, 0xD15), min(num, 1000)))
-  if dataset.kind == "image" and config.eval.truncation_sweep:
+  results = {"step": step_of(state)}
+  evaluator = None
+  if family.has_sampler:
+    evaluator = Evaluator(config, family, dataset.kind)
+    results["num_samples"] = num
+    # Conditional generators: also per requested class (fid_class_3, accuracy_class_3, ...).
+    results.update(evaluator(state, key, num, config.eval.truncation, per_class=True))
+  results.update(family.eval_metrics(state, evaluator, key))
+  if evaluator is not None and dataset.kind == "image" and config.eval.truncation_sweep:
     sweep = []
     for psi in config.eval.truncation_sweep:
       r = evaluator(state, key, num, float(psi), full=False)

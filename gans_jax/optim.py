@@ -2,11 +2,31 @@
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 from gans_jax.errors import UserError
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
+def optimizer_config(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999, decay=0.99
+                     ) -> ml_collections.ConfigDict:
+  """A config section for `make_optimizer`."""
+  return ml_collections.ConfigDict(dict(
+      name=name, learning_rate=learning_rate, b1=b1, b2=b2, decay=decay))
+
+
+def check_optimizer_config(opt, field: str) -> None:
+  """Raises `UserError` naming `field.<key>` for an unknown name or an out-of-range value."""
+  if opt.name not in OPTIMIZERS:
+    raise UserError(f"{field}.name: {opt.name!r} is not one of {', '.join(OPTIMIZERS)}")
+  if not opt.learning_rate > 0:
+    raise UserError(f"{field}.learning_rate: must be > 0, got {opt.learning_rate}")
+  for beta in ("b1", "b2", "decay"):
+    value = opt.get(beta, 0.0)
+    if not 0 <= value < 1:
+      raise UserError(f"{field}.{beta}: must be in [0, 1), got {value}")
 
 
 def clip_params(clip: float) -> optax.GradientTransformation:

@@ -1,6 +1,6 @@
 """Running one per-device step on several devices: jit, pmap or shard_map.
 
-The per-device step (`train.make_step_fn`) is written once with collectives
+The per-device step (a family's `step_fn`, gans_jax/families) is written once with collectives
 that name `AXIS` (`lax.pmean` of gradients and metrics, BatchNorm statistics
 with `axis_name=AXIS`); a `Runner` places state and data and calls it:
 
@@ -12,7 +12,7 @@ with `axis_name=AXIS`); a `Runner` places state and data and calls it:
 
 Both parallel backends reach the parameters a single device reaches with the
 same global batch (to float tolerance), because all randomness is drawn per
-example from its global index (see `train.make_step_fn`).
+example from its global index (see `gans_jax.families.base.example_keys`).
 """
 
 from typing import Any, Callable

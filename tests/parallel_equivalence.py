@@ -13,8 +13,10 @@ import sys
 import jax
 import numpy as np
 
-from gans_jax import train
-from gans_jax.configs import optimizer_config
+from gans_jax import trainer
+from gans_jax.data.streaming import StreamedBatches
+from gans_jax.families import gan
+from gans_jax.optim import optimizer_config
 from gans_jax.data import load_dataset
 
 
@@ -40,13 +42,13 @@ def run(name: str, backend: str, data_dir: str, devices, streamed: bool = False)
   config.optimizer.g = optimizer_config("sgd", 0.05)
   config.optimizer.d = optimizer_config("sgd", 0.05)
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
-  models, runner = train.make_runner(config, lambda axis: train.build_models(config, dataset, axis),
-                                     resident=not streamed, devices=devices)
-  state = train.create_train_state(config, models, dataset.example_shape, jax.random.PRNGKey(0))
+  family, runner = trainer.make_runner(config, lambda axis: gan.GAN(config, dataset, axis),
+                                       resident=not streamed, devices=devices)
+  state = family.init_state(jax.random.PRNGKey(0))
   init = jax.device_get(state)
   pstate = runner.put_state(state)
   if streamed:
-    stream = train.StreamedBatches(dataset, 0, config.train.batch_size, config.train.n_critic)
+    stream = StreamedBatches(dataset, 0, config.train.batch_size, config.train.n_critic)
   data = None if streamed else runner.put_data({"x": dataset.all()["x"]})
   key = jax.random.PRNGKey(1)
   for step in range(2):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gans_jax.classifier import load_classifier
+from gans_jax.families.classifier import load_classifier
 from gans_jax.data import load_dataset
 from gans_jax.errors import UserError
 

@@ -9,6 +9,7 @@ the files it writes.
 
 import json
 import os
+import types
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +17,9 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from gans_jax import evaluate, train
-from gans_jax.configs import check_config
+from gans_jax import evaluate
+from gans_jax.checkpoint import Checkpointer
+from gans_jax.families import check_config, gan
 from gans_jax.data import load_dataset
 from gans_jax.errors import UserError
 from gans_jax.nets.conditional import ConditionalDCGANGenerator
@@ -38,10 +40,7 @@ def _save_random_checkpoint(config, data_dir, workdir):
   """A step-0 checkpoint of random networks: editing's plumbing needs a generator, not a
   trained one, and drawing the values in NumPy skips compiling initialisers or a train step."""
   ds = load_dataset(config.dataset.name, data_dir=data_dir, resolution=config.dataset.resolution)
-  models = train.build_models(config, ds)
-  shapes = jax.eval_shape(
-      lambda key: train.create_train_state(config, models, ds.example_shape, key),
-      jax.random.PRNGKey(0))
+  shapes = jax.eval_shape(gan.GAN(config, ds).init_state, jax.random.PRNGKey(0))
   rng = np.random.default_rng(0)
 
   def draw(path, leaf):
@@ -56,7 +55,7 @@ def _save_random_checkpoint(config, data_dir, workdir):
       value = 0.1 * rng.normal(size=leaf.shape)
     return jnp.asarray(value, leaf.dtype)
 
-  ckpt = train.Checkpointer(os.path.join(workdir, "checkpoints"), 1)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), 1)
   ckpt.save(jax.tree_util.tree_map_with_path(draw, shapes))
   ckpt.close()
 
@@ -163,7 +162,7 @@ def test_per_class_metrics_against_numpy_fid_and_hand_counts():
   probs = np.zeros((40, k), np.float32)
   probs[np.arange(40), np.r_[np.zeros(15, int), np.ones(5, int), np.ones(20, int)]] = 1.0
   ev = evaluate.Evaluator.__new__(evaluate.Evaluator)  # the data, not the classifier
-  ev.models = train.Models(None, None, 4, num_classes=k)
+  ev.sampler = types.SimpleNamespace(z_dim=4, num_classes=k)
   ev.config = experiment("cgan_digits")
   ev.real_features, ev.real_labels = real, real_labels
   ev.train_features, ev.train_labels = real, real_labels

@@ -8,7 +8,8 @@ import pytest
 import scipy.linalg
 from scipy.stats import norm
 
-from gans_jax import evaluate, train
+from gans_jax import evaluate, trainer
+from gans_jax.families import gan
 from gans_jax.data import load_dataset
 from gans_jax.errors import UserError
 from gans_jax.latents import sample_latents
@@ -36,7 +37,7 @@ def test_eval_mode_writes_every_image_metric(digits_classifier, data_dir, tmp_pa
   clf_dir, _ = digits_classifier
   config = eval_config("wgan_gp", data_dir, clf_dir)
   config.eval_every = 4
-  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   rows = [json.loads(l) for l in open(tmp_path / "eval.jsonl")]
   assert [r["step"] for r in rows] == [4] and IMAGE_KEYS <= set(rows[0])
   assert (tmp_path / "eval.png").exists()
@@ -60,7 +61,7 @@ def test_reference_fid_is_the_distance_between_train_and_test_features(digits_cl
   clf_dir, _ = digits_classifier
   config = eval_config("wgan_gp", data_dir, clf_dir)
   ds = load_dataset("digits", data_dir=data_dir, resolution=16)
-  ev = evaluate.Evaluator(config, train.build_models(config, ds), "image")
+  ev = evaluate.Evaluator(config, gan.GAN(config, ds), "image")
   train_f, _ = ev._features(ds.all()["x"])
   # Independent: NumPy mean/cov and scipy's sqrtm.
   mu1, s1 = train_f.mean(0), np.cov(train_f, rowvar=False)
@@ -73,7 +74,7 @@ def test_reference_fid_is_the_distance_between_train_and_test_features(digits_cl
 def test_eval_on_ring8_reports_mode_coverage(data_dir, tmp_path):
   config = shrink(experiment("gan_mlp"), data_dir)
   config.eval.num_samples = 500
-  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   results = evaluate.evaluate(config, str(tmp_path))
   assert {"modes", "high_quality", "reverse_kl"} <= set(results)
   assert 0 <= results["modes"] <= 8 and 0 <= results["high_quality"] <= 1
@@ -85,7 +86,7 @@ def test_eval_without_checkpoint_or_classifier_is_a_user_error(data_dir, tmp_pat
     evaluate.evaluate(config, str(tmp_path / "empty"))
   config.eval_every = 2
   with pytest.raises(UserError, match=r"classifier_digits\.py"):
-    train.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
+    trainer.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
 
 
 def test_truncated_latents_stay_inside_psi():
@@ -103,12 +104,12 @@ def test_conditional_model_reports_conditional_accuracy(digits_classifier, data_
   clf_dir, _ = digits_classifier
   config = eval_config("cgan_digits", data_dir, clf_dir)
   config.eval.truncation_sweep = ()
-  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   results = evaluate.evaluate(config, str(tmp_path))
   assert 0.0 <= results["conditional_accuracy"] <= 1.0
   assert IMAGE_KEYS <= set(results)
   # Requested labels are balanced over the 10 classes.
-  ev = evaluate.Evaluator(config, train.build_models(
+  ev = evaluate.Evaluator(config, gan.GAN(
       config, load_dataset("digits", data_dir=data_dir, resolution=16)), "image")
   assert np.bincount(ev.labels(400)).tolist() == [40] * 10
 
@@ -120,7 +121,7 @@ def test_disentanglement_measure_on_a_generator_that_writes_z_into_pixels():
 
   import flax.linen as nn
   import jax.numpy as jnp
-  from gans_jax.classifier import LoadedClassifier
+  from gans_jax.families.classifier import LoadedClassifier
 
   k, z_dim = 4, 6
 
@@ -133,11 +134,11 @@ def test_disentanglement_measure_on_a_generator_that_writes_z_into_pixels():
   scale = 2.0
   clf = LoadedClassifier(lambda im: (scale * im.reshape(im.shape[0], -1)[:, :k], None),
                          8, k, 1.0)
-  models = train.Models(PixelG(), None, z_dim)
-  state = types.SimpleNamespace(g=types.SimpleNamespace(params={}, batch_stats={}))
+  family = types.SimpleNamespace(
+      z_dim=z_dim, generate=lambda state, z: PixelG().apply({}, z))
   key = jax.random.PRNGKey(0)
-  out = evaluate.disentanglement(models, state, clf, key, 200, value=3.0)
-  z = np.asarray(evaluate.sample_latents(key, 200, z_dim))
+  out = gan.disentanglement(family, None, clf, key, 200, value=3.0)
+  z = np.asarray(sample_latents(key, 200, z_dim))
   for dim in range(k):
     p = []
     for v in (-3.0, 3.0):

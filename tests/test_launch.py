@@ -69,10 +69,10 @@ def test_missing_config_file_is_exit_2(tmp_path):
 
 @pytest.mark.parametrize("config,extra,named", [
     ("experiments/wgan_gp.py", ["--mode=eval"], "--mode=eval"),
-    ("experiments/classifier_digits.py", [], "classifier"),
+    ("experiments/wgan_gp.py", ["--mode=edit"], "--mode=edit"),
     ("experiments/wgan_gp.py", ["--num_processes=2"], "--distributed"),
 ])
-def test_distributed_only_for_gan_training_is_exit_2(config, extra, named, tmp_path):
+def test_distributed_only_for_training_is_exit_2(config, extra, named, tmp_path):
   """Checked before jax.distributed.initialize, which would wait for the other processes."""
   args = ["--distributed"] if named != "--distributed" else []
   result = launch("--config", config, "--workdir", str(tmp_path), *args, *extra)

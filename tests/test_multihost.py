@@ -20,8 +20,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from gans_jax import train
-from gans_jax.configs import optimizer_config
+from gans_jax.families.base import step_of
+from gans_jax.optim import optimizer_config
 from gans_jax.evaluate import restore_latest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,7 +117,7 @@ def test_two_processes_train_resume_and_match_one_device(data_dir, tmp_path):
   config.optimizer.g = optimizer_config("sgd", 0.05)
   config.optimizer.d = optimizer_config("sgd", 0.05)
   _, _, state = restore_latest(config, multi)
-  assert train.step_of(state) == 6
+  assert step_of(state) == 6
   for x, y in zip(jax.tree.leaves(flax.serialization.to_state_dict(state)),
                   jax.tree.leaves(_restore(multi, 6))):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

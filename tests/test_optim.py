@@ -5,9 +5,8 @@ import numpy as np
 import optax
 import pytest
 
-from gans_jax.configs import optimizer_config
 from gans_jax.errors import UserError
-from gans_jax.optim import clip_params, make_optimizer
+from gans_jax.optim import clip_params, make_optimizer, optimizer_config
 
 
 def test_clip_params_lands_on_the_clipped_parameters():

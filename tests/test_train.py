@@ -11,8 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import train
-from gans_jax.configs import base_config, check_config, optimizer_config
+from gans_jax import trainer
+from gans_jax.checkpoint import Checkpointer
+from gans_jax.families import check_config, gan
+from gans_jax.families.base import all_finite
+from gans_jax.optim import optimizer_config
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
 
@@ -23,7 +26,7 @@ def experiment(name: str):
 EXPERIMENTS = sorted(
     name for name in (os.path.basename(p)[:-3] for p in glob.glob(
         os.path.join(os.path.dirname(__file__), "..", "experiments", "*.py")))
-    if experiment(name).get("task", "gan") == "gan")
+    if experiment(name).get("family", "gan") == "gan")
 
 
 def shrink(config, data_dir, num_steps=4):
@@ -51,7 +54,7 @@ def tiny_dcgan(data_dir, num_steps=6):
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_experiment_trains_and_writes_its_outputs(name, data_dir, tmp_path):
   config = shrink(experiment(name), data_dir)
-  state = train.train_and_evaluate(config, str(tmp_path), progress=False)
+  state = trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   assert int(state.step) == 4
   rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   assert [r["step"] for r in rows] == [2, 4]
@@ -68,18 +71,18 @@ def test_every_experiment_trains_and_writes_its_outputs(name, data_dir, tmp_path
 def test_wgan_weight_clipping_keeps_critic_params_in_range(data_dir, tmp_path):
   config = shrink(experiment("wgan"), data_dir)
   config.optimizer.d.learning_rate = 0.05  # large steps, so clipping must act
-  state = train.train_and_evaluate(config, str(tmp_path), progress=False)
+  state = trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   leaves = jax.tree.leaves(state.d.params)
   assert max(float(jnp.max(jnp.abs(x))) for x in leaves) <= 0.01 + 1e-7
   assert max(float(jnp.max(jnp.abs(x))) for x in leaves) >= 0.01 - 1e-7  # it did bind
 
 
 def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(data_dir, tmp_path):
-  full = train.train_and_evaluate(tiny_dcgan(data_dir), str(tmp_path / "full"), progress=False)
+  full = trainer.train_and_evaluate(tiny_dcgan(data_dir), str(tmp_path / "full"), progress=False)
   first = tiny_dcgan(data_dir, num_steps=3)
-  half = train.train_and_evaluate(first, str(tmp_path / "resumed"), progress=False)
+  half = trainer.train_and_evaluate(first, str(tmp_path / "resumed"), progress=False)
   assert int(half.step) == 3
-  resumed = train.train_and_evaluate(tiny_dcgan(data_dir), str(tmp_path / "resumed"),
+  resumed = trainer.train_and_evaluate(tiny_dcgan(data_dir), str(tmp_path / "resumed"),
                                      progress=False)
   assert int(resumed.step) == 6
   chex.assert_trees_all_equal(resumed.g.params, full.g.params)
@@ -90,7 +93,7 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(data_dir, tm
   assert steps == [2, 3, 4, 6]  # log_every=2, plus the last step of each run
   # The uninterrupted run's step-3 checkpoint was saved while training went on
   # with donated buffers; it must hold exactly the 3-step state.
-  ckpt = train.Checkpointer(str(tmp_path / "full" / "checkpoints"), 3)
+  ckpt = Checkpointer(str(tmp_path / "full" / "checkpoints"), 3)
   at3 = ckpt.restore(full, step=3)
   ckpt.close()
   chex.assert_trees_all_equal(at3.g.params, half.g.params)
@@ -102,9 +105,9 @@ def test_streamed_data_trains_and_resumes_exactly(data_dir, tmp_path):
     c = tiny_dcgan(data_dir, num_steps)
     c.dataset.max_resident_mb = 0  # force the host-streaming path
     return c
-  full = train.train_and_evaluate(config(4), str(tmp_path / "full"), progress=False)
-  train.train_and_evaluate(config(2), str(tmp_path / "resumed"), progress=False)
-  resumed = train.train_and_evaluate(config(4), str(tmp_path / "resumed"), progress=False)
+  full = trainer.train_and_evaluate(config(4), str(tmp_path / "full"), progress=False)
+  trainer.train_and_evaluate(config(2), str(tmp_path / "resumed"), progress=False)
+  resumed = trainer.train_and_evaluate(config(4), str(tmp_path / "resumed"), progress=False)
   chex.assert_trees_all_equal(resumed.g.params, full.g.params)
 
 
@@ -115,20 +118,20 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_
   # huge, and the scores overflow a step or two later.
   config.optimizer.d = optimizer_config("sgd", 1e10)
   config.optimizer.g = optimizer_config("sgd", 1e10)
-  with pytest.raises(train.TrainingDiverged, match="non-finite"):
-    train.train_and_evaluate(config, str(tmp_path), progress=False)
-  ckpt = train.Checkpointer(str(tmp_path / "checkpoints"), 3)
+  with pytest.raises(trainer.TrainingDiverged, match="non-finite"):
+    trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  ckpt = Checkpointer(str(tmp_path / "checkpoints"), 3)
   last = ckpt.latest_step()
   assert last is not None and last < 20
-  models = train.build_models(config, load_dataset("digits", data_dir=data_dir, resolution=8))
-  template = train.create_train_state(config, models, (8, 8, 1), jax.random.PRNGKey(0))
+  models = gan.GAN(config, load_dataset("digits", data_dir=data_dir, resolution=8))
+  template = models.init_state(jax.random.PRNGKey(0))
   restored = ckpt.restore(template)
-  assert train.all_finite(restored.g.params) and train.all_finite(restored.d.params)
+  assert all_finite(restored.g.params) and all_finite(restored.d.params)
   assert int(restored.step) == last
 
 
 def test_wgan_gp_on_ring8_lands_near_the_modes(data_dir, tmp_path):
-  config = base_config()
+  config = gan.default_config()
   config.dataset.name = "ring8"
   config.dataset.resolution = None
   config.dataset.data_dir = data_dir
@@ -145,10 +148,10 @@ def test_wgan_gp_on_ring8_lands_near_the_modes(data_dir, tmp_path):
   config.train.batch_size = 256
   config.train.n_critic = 2
   config.log_every = config.sample_every = config.checkpoint_every = 1500
-  state = train.train_and_evaluate(config, str(tmp_path), progress=False)
-  models = train.build_models(config, load_dataset("ring8", data_dir=data_dir))
+  state = trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  models = gan.GAN(config, load_dataset("ring8", data_dir=data_dir))
   z = jax.random.normal(jax.random.PRNGKey(123), (2000, 2))
-  samples = np.asarray(train.generate(models, state, z))
+  samples = np.asarray(models.generate(state, z))
   centers, _ = mixture_centers("ring8")
   dist = np.linalg.norm(samples[:, None, :] - centers[None], axis=-1)
   nearest, mode = dist.min(1), dist.argmin(1)
@@ -182,10 +185,9 @@ def test_vmapped_seeds_under_several_processes_is_a_user_error(data_dir, monkeyp
   config = tiny_dcgan(data_dir)
   config.train.num_seeds = 2
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
-  monkeypatch.setattr(train.parallel, "multi_process", lambda: True)
+  monkeypatch.setattr(trainer.parallel, "multi_process", lambda: True)
   with pytest.raises(UserError, match=r"train\.num_seeds.*--distributed"):
-    train.make_runner(config, lambda axis: train.build_models(config, dataset, axis),
-                      resident=True)
+    trainer.make_runner(config, lambda axis: gan.GAN(config, dataset, axis), resident=True)
 
 
 def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
@@ -196,9 +198,9 @@ def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
     c.optimizer.g = optimizer_config("sgd", 0.05)  # see tests/parallel_equivalence.py
     c.optimizer.d = optimizer_config("sgd", 0.05)
     return c
-  both = train.train_and_evaluate(config(num_seeds=2), str(tmp_path / "both"), progress=False)
+  both = trainer.train_and_evaluate(config(num_seeds=2), str(tmp_path / "both"), progress=False)
   for i in range(2):
-    single = train.train_and_evaluate(config(seed=i), str(tmp_path / f"s{i}"), progress=False)
+    single = trainer.train_and_evaluate(config(seed=i), str(tmp_path / f"s{i}"), progress=False)
     replica = jax.tree.map(lambda x: x[i], both)
     chex.assert_trees_all_close(replica.g.params, single.g.params, atol=1e-5)
     chex.assert_trees_all_close(replica.d.params, single.d.params, atol=1e-5)
@@ -221,8 +223,8 @@ def test_fused_steps_equal_single_steps(streamed, data_dir, tmp_path):
     c.train.steps_per_call = fuse
     c.dataset.max_resident_mb = 0 if streamed else 512
     return c
-  single = train.train_and_evaluate(config(1), str(tmp_path / "single"), progress=False)
-  fused = train.train_and_evaluate(config(3), str(tmp_path / "fused"), progress=False)
+  single = trainer.train_and_evaluate(config(1), str(tmp_path / "single"), progress=False)
+  fused = trainer.train_and_evaluate(config(3), str(tmp_path / "fused"), progress=False)
   assert int(fused.step) == 7
   chex.assert_trees_all_close(fused.g.params, single.g.params, atol=1e-6)
   chex.assert_trees_all_close(fused.d.params, single.d.params, atol=1e-6)
@@ -246,15 +248,15 @@ def test_disentangle_term_is_the_cross_entropy_of_the_class_carried_by_z(data_di
   config.model.z_dim = 6
   config.loss.disentangle = 2.0
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
-  models = train.build_models(config, dataset)
   k = 4
   class_logits = jnp.array([0.5, -1.0, 2.0, 0.0])
   classifier = lambda images: class_logits + 0.0 * jnp.sum(images, axis=(1, 2, 3))[:, None]
-  step = jax.jit(train.make_step_fn(config, models, resident=True, label_classifier=classifier))
-  state = train.create_train_state(config, models, dataset.example_shape, jax.random.PRNGKey(0))
+  family = gan.GAN(config, dataset, label_classifier=classifier)
+  step = jax.jit(family.step_fn(resident=True))
+  state = family.init_state(jax.random.PRNGKey(0))
   key = jax.random.PRNGKey(3)
   _, metrics = step(state, {"x": jnp.asarray(dataset.all()["x"])}, key)
-  # The generator update draws z from keys[n_critic] (see train.make_step_fn).
+  # The generator update draws z from keys[n_critic] (see gans_jax/families/gan.py).
   keys = jax.random.split(jax.random.fold_in(key, 0), config.train.n_critic + 1)
   k_z = jax.random.split(keys[-1], 4)[1]
   z = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(k_z, i), (6,)))
@@ -271,10 +273,10 @@ def test_disentangle_trains_with_the_domain_classifier(data_dir, digits_classifi
   config.model.z_dim = 16
   config.loss.disentangle = 1.0
   config.eval.classifier_dir = digits_classifier[0]
-  train.train_and_evaluate(config, str(tmp_path), progress=False)
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   # An untrained generator's images are not yet any class: CE near log(10) or above.
   assert rows[-1]["disentangle"] > 0.5 and np.isfinite(rows[-1]["disentangle"])
   config.model.z_dim = 8  # fewer coordinates than classes
   with pytest.raises(UserError, match=r"loss\.disentangle.*z_dim"):
-    train.train_and_evaluate(config, str(tmp_path / "bad"), progress=False)
+    trainer.train_and_evaluate(config, str(tmp_path / "bad"), progress=False)

@@ -12,6 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 
+# Activations of the discriminator's hidden layers.
+D_ACTIVATIONS = ("leaky_relu", "relu", "maxout")
+
+
 def _activation(name: str, x: jnp.ndarray) -> jnp.ndarray:
   if name == "relu":
     return nn.relu(x)

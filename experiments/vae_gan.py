@@ -1,0 +1,41 @@
+"""VAE-GAN on the embedded digits (Larsen et al. 2016, arXiv:1512.09300).
+
+The VAE of experiments/vae.py (same encoder and decoder) plus a DCGAN
+discriminator; reconstructions are scored in the discriminator's last conv
+features, and encoder, decoder and discriminator each step on their own loss
+(Algorithm 1; gans_jax/families/vae_gan.py).
+
+  python launch.py --config experiments/vae_gan.py
+  python launch.py --config experiments/vae_gan.py --mode=eval   # needs runs/classifier_digits
+"""
+
+from gans_jax.families.vae_gan import default_config
+
+
+def get_config():
+  config = default_config()
+
+  # Data
+  config.dataset.name = "digits"
+  config.dataset.resolution = 16
+
+  # Networks (encoder and decoder as experiments/vae.py)
+  config.model.arch = "dcgan"
+  config.model.z_dim = 32
+  config.model.e_width = 32
+  config.model.g_width = 32
+  config.model.d_width = 32
+  config.model.e_norm = "batch"
+  config.model.d_norm = "batch"
+
+  # Objective
+  config.loss.gamma = 1.0
+  config.loss.beta = 1.0
+
+  # Schedule
+  config.train.num_steps = 3000
+  config.train.batch_size = 64
+  config.log_every = 50
+  config.sample_every = 500
+  config.checkpoint_every = 500
+  return config

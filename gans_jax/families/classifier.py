@@ -1,0 +1,206 @@
+"""The classifier family: the per-dataset domain classifier evaluation scores in.
+
+`python launch.py --config experiments/classifier_digits.py` trains it on the
+shared trainer (resume, devices, metrics.jsonl, Ctrl-C/SIGTERM); at the last
+step `finish` exports the parameters (`params/`, an orbax checkpoint) and
+`classifier.json` (architecture, resolution, train and test accuracy) to the
+workdir. `load_classifier(dir)` gives back a jitted ``images -> (logits,
+features)`` for evaluation, editing and disentanglement.
+
+Dropout draws its mask from ``fold_in(step key, device index)``: on N devices
+the step is the same algorithm, with different dropout masks than on one.
+"""
+
+import json
+import os
+from typing import Callable, NamedTuple
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+
+from gans_jax.configs import base_config, require
+from gans_jax.errors import UserError
+from gans_jax.families import base
+from gans_jax.nets.classifier import Classifier as ClassifierNet
+
+META_FILE = "classifier.json"
+
+
+class LoadedClassifier(NamedTuple):
+  apply: Callable  # images [B, R, R, C] in [-1, 1] -> (logits [B, K], features [B, F])
+  resolution: int
+  num_classes: int
+  test_accuracy: float
+
+
+@flax.struct.dataclass
+class ClassifierState:
+  step: jnp.ndarray
+  net: base.TrainState
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """The shared skeleton plus the classifier's network and AdamW sections."""
+  config = base_config()
+  config.family = "classifier"
+  config.model = ml_collections.ConfigDict()
+  config.model.width = 32
+  config.model.feature_dim = 128
+  config.model.dropout = 0.3
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.weight_decay = 1e-4
+  return config
+
+
+def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
+  del num_devices
+  require(config.optimizer.learning_rate > 0, "optimizer.learning_rate",
+          f"must be > 0, got {config.optimizer.learning_rate}")
+  require(config.optimizer.weight_decay >= 0, "optimizer.weight_decay",
+          f"must be >= 0, got {config.optimizer.weight_decay}")
+  require(0 <= config.model.dropout < 1, "model.dropout",
+          f"must be in [0, 1), got {config.model.dropout}")
+
+
+def classifier_dir(config: ml_collections.ConfigDict) -> str:
+  """Where evaluation finds the dataset's classifier (eval.classifier_dir, or runs/classifier_<dataset>)."""
+  return config.eval.classifier_dir or os.path.join("runs", f"classifier_{config.dataset.name}")
+
+
+def _module(meta: dict) -> ClassifierNet:
+  return ClassifierNet(num_classes=meta["num_classes"], width=meta["width"],
+                       feature_dim=meta["feature_dim"], dropout=meta["dropout"])
+
+
+def accuracy(apply_fn, params, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
+  correct = 0
+  for i in range(0, len(x), batch):
+    logits, _ = apply_fn({"params": params}, x[i:i + batch])
+    correct += int(jnp.sum(jnp.argmax(logits, -1) == y[i:i + batch]))
+  return correct / len(x)
+
+
+class Classifier(base.Family):
+  """Softmax cross-entropy on the dataset's labels (no sampler)."""
+  name = "classifier"
+  progress_keys = ("loss", "accuracy")
+  has_sampler = False
+
+  def __init__(self, config, dataset, axis_name=None):
+    super().__init__(config, dataset, axis_name)
+    if dataset.kind != "image" or not dataset.num_classes:
+      raise UserError(f"dataset.name: {dataset.name!r} has no image labels to train a "
+                      "classifier on")
+    m = config.model
+    self.meta = {"dataset": config.dataset.name, "resolution": int(dataset.example_shape[0]),
+                 "channels": int(dataset.example_shape[-1]),
+                 "num_classes": int(dataset.num_classes),
+                 "width": m.width, "feature_dim": m.feature_dim, "dropout": m.dropout}
+    self.net = _module(self.meta)
+
+  @property
+  def data_keys(self) -> tuple:
+    return ("x", "y")
+
+  def init_state(self, key):
+    tx = optax.adamw(self.config.optimizer.learning_rate,
+                     weight_decay=self.config.optimizer.weight_decay)
+    shape = (2,) + tuple(self.dataset.example_shape)
+
+    def init(key):
+      variables = self.net.init(key, jnp.zeros(shape, jnp.float32))
+      return ClassifierState(step=jnp.zeros((), jnp.int32),
+                             net=base.new_train_state(self.net, variables, tx))
+
+    return jax.jit(init)(key)
+
+  def step_fn(self, *, resident, num_shards=1):
+    batch = int(self.config.train.batch_size) // num_shards
+    mean = base.device_mean(self.axis_name)
+
+    def step(state, data, key):
+      offset = base.device_offset(self.axis_name, batch)
+      k_data, k_drop = jax.random.split(base.step_key(key, state.step))
+      if self.axis_name:
+        k_drop = jax.random.fold_in(k_drop, jax.lax.axis_index(self.axis_name))
+      x, y = base.draw_batch(data, ("x", "y"), k_data, offset, batch, resident=resident)
+
+      def loss_fn(params):
+        logits, _ = self.net.apply({"params": params}, x, train=True, rngs={"dropout": k_drop})
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, jnp.mean(jnp.argmax(logits, -1) == y)
+
+      (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.net.params)
+      net = state.net.apply_gradients(grads=mean(grads))
+      return (ClassifierState(step=state.step + 1, net=net),
+              mean({"loss": loss, "accuracy": acc}))
+
+    return step
+
+  def _accuracies(self, params) -> dict:
+    apply_fn = jax.jit(lambda v, im: self.net.apply(v, im))
+    test = base.load_config_dataset(self.config, split="test").all()
+    train = self.dataset.all()
+    return {"train_accuracy": accuracy(apply_fn, params, train["x"], train["y"]),
+            "test_accuracy": accuracy(apply_fn, params, test["x"], test["y"])}
+
+  def eval_metrics(self, state, evaluator, key):
+    del evaluator, key
+    return self._accuracies(state.net.params)
+
+  def finish(self, state, workdir: str) -> dict:
+    """Exports `params/` and classifier.json (what `load_classifier` reads)."""
+    meta = {**self.meta, **self._accuracies(state.net.params)}
+    with ocp.StandardCheckpointer() as ckptr:
+      ckptr.save(os.path.join(os.path.abspath(workdir), "params"), state.net.params, force=True)
+    tmp = os.path.join(workdir, META_FILE + ".tmp")
+    with open(tmp, "w") as f:
+      json.dump(meta, f, indent=2)
+    os.replace(tmp, os.path.join(workdir, META_FILE))
+    return meta
+
+
+def load_classifier(directory: str, dataset_name: str | None = None) -> LoadedClassifier:
+  """Loads a classifier exported at the end of training; UserError with the command if absent."""
+  meta_path = os.path.join(directory, META_FILE)
+  if not os.path.exists(meta_path):
+    name = dataset_name or "<dataset>"
+    override = "" if name == "digits" else f" --config.dataset.name={name}"
+    raise UserError(
+        f"eval.classifier_dir: no trained classifier in {directory}; train it with: "
+        f"python launch.py --config experiments/classifier_digits.py{override} "
+        f"--workdir {directory}")
+  with open(meta_path) as f:
+    meta = json.load(f)
+  if dataset_name and meta["dataset"] != dataset_name:
+    raise UserError(f"eval.classifier_dir: {directory} holds a classifier for "
+                    f"{meta['dataset']!r}, not {dataset_name!r}")
+  model = _module(meta)
+  # Abstract template (shapes only): an eager init compiles each initialiser
+  # separately, ~8 s of CPU per process for values the restore overwrites.
+  template = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros(
+      (1, meta["resolution"], meta["resolution"], meta["channels"]))))["params"]
+  with ocp.StandardCheckpointer() as ckptr:
+    params = ckptr.restore(os.path.join(os.path.abspath(directory), "params"), template)
+  apply = jax.jit(lambda im: model.apply({"params": params}, im))
+  return LoadedClassifier(apply, meta["resolution"], meta["num_classes"], meta["test_accuracy"])
+
+
+def classifier_logits(classifier: LoadedClassifier) -> Callable:
+  """``images [B, R, R, C] -> logits [B, K]``, resizing (bilinear) to the classifier's resolution."""
+  res = classifier.resolution
+
+  def logits(images):
+    if images.shape[1] != res:
+      images = jax.image.resize(images, images.shape[:1] + (res, res) + images.shape[3:],
+                                "bilinear")
+    return classifier.apply(images)[0]
+
+  return logits
+

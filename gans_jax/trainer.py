@@ -1,0 +1,356 @@
+"""The training loop any model family runs on.
+
+Data flow: `train_and_evaluate(config, workdir)` asks the family named by
+`config.family` for its networks, initial state and pure step ``(state, data,
+key) -> (state, metrics)``; the trainer owns everything around that step: the
+data feed (device-resident dataset, or batches streamed from the host), the
+`parallel.Runner` (jit / pmap / shard_map, vmapped seeds, fused steps),
+checkpoints (`gans_jax.checkpoint`), metrics.jsonl, sample grids, periodic
+evaluation, the progress bar, Ctrl-C / SIGTERM (`gans_jax.signals`) and
+divergence checks. It knows nothing about generators or discriminators.
+
+Randomness: ``init_key, train_key, sample_key = split(PRNGKey(seed), 3)``; the
+step folds its step count into `train_key` (`families.base.step_key`), so a
+resumed run draws exactly the numbers an uninterrupted one would.
+"""
+
+import json
+import os
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gans_jax import families, parallel, plots
+from gans_jax.checkpoint import Checkpointer
+from gans_jax.configs import parse_compiler_options
+from gans_jax.data.streaming import StreamedBatches
+from gans_jax.errors import UserError
+from gans_jax.families.base import all_finite, load_config_dataset, network_states, step_of
+from gans_jax.signals import GracefulStop
+
+
+class TrainingDiverged(RuntimeError):
+  """A loss or parameter became non-finite; the last good checkpoint is kept."""
+
+
+def seed_keys(seed: int, num_seeds: int = 1):
+  """(init, train, sample) keys; stacked [num_seeds] init/train keys when num_seeds > 1.
+
+  Replica i of a multi-seed run gets exactly the keys of a run with seed + i.
+  """
+  if num_seeds == 1:
+    return tuple(jax.random.split(jax.random.PRNGKey(seed), 3))
+  keys = jnp.stack([jax.random.split(jax.random.PRNGKey(seed + i), 3)
+                    for i in range(num_seeds)])
+  return keys[:, 0], keys[:, 1], keys[0, 2]
+
+
+def init_states(family, init_key, num_seeds: int = 1):
+  """`family.init_state`, vmapped over stacked init keys when num_seeds > 1."""
+  return family.init_state(init_key) if num_seeds == 1 else jax.vmap(family.init_state)(init_key)
+
+
+def make_runner(config: ml_collections.ConfigDict, family_fn: Callable, *, resident: bool,
+                devices=None):
+  """(family, Runner) for `config.parallel.backend` over `devices` (default: all local).
+
+  `family_fn(axis_name)` builds the family; on one device the plain jitted step
+  runs (no collectives), which is what pmap over one device computes. With
+  several processes (multi-host) the step maps over every process's devices
+  and the global batch is split over all of them. The runner also compiles
+  `train.steps_per_call` steps fused into one call.
+  """
+  devices = list(devices if devices is not None else jax.local_devices())
+  num_seeds = config.train.num_seeds
+  kw = dict(streamed=not resident, steps_per_call=config.train.steps_per_call,
+            cpu_compiler_options=parse_compiler_options(
+                config.parallel.get("cpu_compiler_options", "")))
+  if num_seeds > 1:
+    if parallel.multi_process():
+      raise UserError("train.num_seeds: several seeds train in one program on one device; "
+                      "under --distributed every process would train the same seeds. Run "
+                      "them on one process, or use num_seeds=1 across processes")
+    # Independent replicas in one program: state and key batched, data shared.
+    family = family_fn(None)
+    fn = jax.vmap(family.step_fn(resident=resident), in_axes=(0, None, 0))
+    return family, parallel.Runner(fn, "jit", devices[:1], **kw)
+  if len(devices) == 1 and not parallel.multi_process():
+    family = family_fn(None)
+    return family, parallel.Runner(family.step_fn(resident=resident), "jit", devices, **kw)
+  family = family_fn(parallel.AXIS)
+  fn = family.step_fn(resident=resident, num_shards=len(devices) * jax.process_count())
+  return family, parallel.Runner(fn, config.parallel.backend, devices, **kw)
+
+
+class DataFeed:
+  """What the runner's step reads: the resident dataset, or each step's streamed batches."""
+
+  def __init__(self, config, dataset, family, runner: parallel.Runner, resident: bool):
+    self.runner, self.resident = runner, resident
+    if resident:
+      arrays = dataset.all()
+      self.device_data = runner.put_data({k: arrays[k] for k in family.data_keys})
+    else:
+      self.stream = StreamedBatches(dataset, config.seed, config.train.batch_size,
+                                    family.draws_per_step, jax.process_index(),
+                                    jax.process_count(), keys=family.data_keys)
+
+  def __call__(self, step: int, fused_steps: int = 0):
+    if self.resident:
+      return self.device_data
+    if not fused_steps:
+      return self.runner.put_data(self.stream(step))
+    batches = [self.stream(step + i) for i in range(fused_steps)]
+    return self.runner.put_data(jax.tree.map(lambda *b: np.stack(b), *batches), fused=True)
+
+
+def resident_fits(config, dataset) -> bool:
+  """Whether the dataset (float32) fits in `dataset.max_resident_mb` on the device."""
+  nbytes = dataset.num_examples * int(np.prod(dataset.example_shape)) * 4
+  return nbytes <= config.dataset.max_resident_mb * 2**20
+
+
+def read_rows(path: str, upto_step: int) -> list:
+  """JSON rows already logged, dropping any beyond the checkpoint resumed from."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    rows = [json.loads(line) for line in f if line.strip()]
+  return [r for r in rows if r["step"] <= upto_step]
+
+
+def write_rows(path: str, rows: list) -> None:
+  """Rewrites a JSON-lines file atomically."""
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    for r in rows:
+      f.write(json.dumps(r) + "\n")
+  os.replace(tmp, path)
+
+
+class MetricsLog:
+  """metrics.jsonl: rows trimmed to the restored step, one appended per log step."""
+
+  def __init__(self, path: str, start: int, enabled: bool):
+    self.path, self.enabled = path, enabled
+    self.rows = read_rows(path, start)
+    if enabled:
+      write_rows(path, self.rows)
+
+  def append(self, row: dict) -> None:
+    self.rows.append(row)
+    if self.enabled:
+      with open(self.path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+class Outputs:
+  """Sample grids, loss plots and in-training evaluation rows of process 0."""
+
+  def __init__(self, config, workdir: str, family, dataset, sample_key, start: int):
+    self.workdir, self.family, self.dataset = workdir, family, dataset
+    num = config.num_sample_images if dataset.kind == "image" else config.num_sample_points
+    self.fixed = family.fixed_inputs(sample_key, num)
+    self.grids_fn = jax.jit(lambda s: family.sample_grids(s, self.fixed))
+    self.real_points = (dataset.get(np.arange(min(dataset.num_examples, num)))["x"]
+                        if dataset.kind == "points" else None)
+    self.evaluator = None
+    if config.eval_every > 0 and family.has_sampler:
+      from gans_jax.evaluate import Evaluator
+      self.evaluator = Evaluator(config, family, dataset.kind)  # UserError if no classifier
+      self.eval_key = jax.random.fold_in(sample_key, 1)
+      self.eval_path = os.path.join(workdir, "eval.jsonl")
+      self.eval_rows = read_rows(self.eval_path, start)
+      write_rows(self.eval_path, self.eval_rows)
+    self.eval_num, self.truncation = config.eval.num_samples_train, config.eval.truncation
+
+  def samples(self, state, history: list) -> None:
+    step = step_of(state)
+    for prefix, (out, ncols) in self.grids_fn(state).items():
+      path = os.path.join(self.workdir, "samples", f"{prefix}step_{step:07d}.png")
+      if self.dataset.kind == "image":
+        plots.save_image_grid(np.asarray(out), path, ncols=ncols)
+      else:
+        plots.save_scatter(np.asarray(out), path, reference=self.real_points)
+    plots.save_metric_plot(history, os.path.join(self.workdir, "losses.png"))
+
+  def evaluate(self, state) -> None:
+    # Same latents at every evaluation, so the curve shows the model changing.
+    row = {"step": step_of(state),
+           **self.evaluator(state, self.eval_key, self.eval_num, self.truncation)}
+    self.eval_rows.append(row)
+    write_rows(self.eval_path, self.eval_rows)
+    keys = [k for k in ("fid", "precision", "recall", "modes", "high_quality", "reverse_kl")
+            if k in row]
+    plots.save_metric_plot(self.eval_rows, os.path.join(self.workdir, "eval.png"), keys=keys)
+
+
+def _event_steps(config) -> list:
+  every = [config.log_every, config.sample_every, config.checkpoint_every]
+  return every + ([config.eval_every] if config.eval_every > 0 else [])
+
+
+def _log_metrics(metrics, done: int, num_seeds: int, describe: Callable) -> dict:
+  """Host floats of the step's metrics (mean over seeds, plus per-seed lists);
+  raises TrainingDiverged on a non-finite one."""
+  metrics = jax.device_get(metrics)
+  per_seed = ({f"{k}_per_seed": [float(x) for x in v] for k, v in metrics.items()}
+              if num_seeds > 1 else {})
+  means = {k: float(np.mean(v)) for k, v in metrics.items()}
+  bad = [k for k, v in means.items() if not np.isfinite(v)]
+  if bad:
+    raise TrainingDiverged(f"non-finite {', '.join(bad)} at step {done}; stopped "
+                           f"({describe()}); try a lower optimizer learning rate")
+  return {**means, **per_seed}
+
+
+class _Run:
+  """One training run's pieces, built by `train_and_evaluate` and driven by `_loop`."""
+
+  def __init__(self, config, workdir: str, progress: bool):
+    self.config, self.workdir = config, workdir
+    # Multi-host: every process trains; only process 0 writes logs, samples and
+    # evaluations (orbax coordinates the checkpoint writes of all processes).
+    self.is_main = jax.process_index() == 0
+    fam_cls = families.check_config(config, num_devices=jax.device_count())
+    self.dataset = load_config_dataset(config)
+    resident = resident_fits(config, self.dataset)
+    if config.train.num_seeds > 1 and not resident:
+      raise UserError("train.num_seeds: several seeds need a dataset that fits on the device "
+                      "(dataset.max_resident_mb); streamed batches would be shared by all seeds")
+    self.family, self.runner = make_runner(
+        config, lambda axis: fam_cls(config, self.dataset, axis), resident=resident)
+    self.num_seeds = config.train.num_seeds
+    init_key, self.train_key, sample_key = seed_keys(config.seed, self.num_seeds)
+    state = init_states(self.family, init_key, self.num_seeds)
+    self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+    self.start = 0
+    if self.ckpt.latest_step() is not None:
+      state = self.ckpt.restore(state)
+      self.start = step_of(state)
+    if self.is_main:
+      os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+      with open(os.path.join(workdir, "config.json"), "w") as f:
+        f.write(config.to_json_best_effort(indent=2))
+    self.feed = DataFeed(config, self.dataset, self.family, self.runner, resident)
+    self.pstate = self.runner.put_state(state)
+    del state  # from here on the runner's copy is the state; its buffers get donated
+    self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main)
+    self.outputs = (Outputs(config, workdir, self.family, self.dataset, sample_key, self.start)
+                    if self.is_main else None)
+    self.bar = None
+    if progress and self.is_main:
+      from tqdm import tqdm
+      self.bar = tqdm(total=config.train.num_steps, initial=self.start, unit="step",
+                      dynamic_ncols=True)
+
+  def first_replica(self, state):
+    # Samples and in-training evaluation: replica 0 when several seeds train at once.
+    return jax.tree.map(lambda x: x[0], state) if self.num_seeds > 1 else state
+
+  def state(self):
+    return self.runner.get_state(self.pstate)
+
+  def save_checkpoint(self) -> None:
+    state = self.state()
+    if not all(all_finite(ts.params) for ts in network_states(state).values()):
+      raise TrainingDiverged(f"non-finite parameters at step {step_of(state)}; kept the last "
+                             f"good checkpoint ({self.ckpt.describe()})")
+    self.ckpt.save(state)
+
+  def advance(self, step: int, n: int):
+    """Runs `n` steps from `step` (fused into one call when n is the fuse size)."""
+    fuse = self.config.train.steps_per_call
+    if n == fuse > 1:
+      self.pstate, metrics = self.runner.step(self.pstate, self.feed(step, n), self.train_key,
+                                              fused=True)
+    else:
+      for i in range(n):
+        self.pstate, metrics = self.runner.step(self.pstate, self.feed(step + i),
+                                                self.train_key)
+    return metrics
+
+  def after_steps(self, done: int, metrics, timer: list) -> None:
+    """Logs, samples, evaluates and checkpoints at the steps they are due."""
+    c = self.config
+    last = done == c.train.num_steps
+    due = lambda every: done % every == 0 or last
+    if due(c.log_every) or due(c.checkpoint_every):
+      values = _log_metrics(metrics, done, self.num_seeds, self.ckpt.describe)
+      if due(c.log_every):
+        now = time.perf_counter()
+        self.log.append({"step": done, **{k: v for k, v in values.items()},
+                         "steps_per_s": (done - timer[1]) / max(now - timer[0], 1e-9)})
+        timer[:] = [now, done]
+        if self.bar is not None:
+          self.bar.set_postfix({k: f"{values[k]:.3g}" for k in self.family.progress_keys
+                                if k in values})
+    if self.outputs is not None and due(c.sample_every):
+      self.outputs.samples(self.first_replica(self.state()), self.log.rows)
+    if self.outputs is not None and self.outputs.evaluator is not None and due(c.eval_every):
+      self.outputs.evaluate(self.first_replica(self.state()))
+    if due(c.checkpoint_every):
+      self.save_checkpoint()
+
+  def close(self) -> None:
+    if self.bar is not None:
+      self.bar.close()
+    self.ckpt.close()  # waits for any asynchronous save to be committed
+
+
+def _loop(run: _Run, stop: GracefulStop) -> None:
+  num_steps = run.config.train.num_steps
+  every = _event_steps(run.config)
+  timer = [time.perf_counter(), run.start]
+  step = run.start
+  while step < num_steps:
+    if stop.requested:
+      raise KeyboardInterrupt
+    # Calls never cross a log/sample/eval/checkpoint step, so fused and
+    # unfused runs write the same outputs at the same steps.
+    n = min([run.config.train.steps_per_call, num_steps - step]
+            + [e - step % e for e in every])
+    metrics = run.advance(step, n)
+    step += n
+    run.after_steps(step, metrics, timer)
+    if run.bar is not None:
+      run.bar.update(n)
+
+
+class Interrupted(KeyboardInterrupt):
+  """Training stopped by a signal after saving a checkpoint; `signum` names the signal."""
+
+  def __init__(self, signum):
+    super().__init__(signum)
+    self.signum = signum
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       progress: bool = True):
+  """Trains from `config`, writing config, metrics, samples, plots and checkpoints to `workdir`.
+
+  Re-running with the same workdir resumes from the latest checkpoint. Raises
+  `UserError` for bad configs or data, `TrainingDiverged` on a non-finite loss,
+  `Interrupted` (a KeyboardInterrupt) after saving when SIGINT or SIGTERM
+  arrives. Returns the final state (one device's copy).
+  """
+  run = _Run(config, workdir, progress)
+  stop = GracefulStop()
+  try:
+    with stop:
+      _loop(run, stop)
+    state = run.state()
+    if run.is_main and step_of(state) == config.train.num_steps:
+      run.family.finish(run.first_replica(state), workdir)
+    return state
+  except KeyboardInterrupt:
+    # The signal only set a flag (see GracefulStop), so the state is the
+    # complete result of the last step and its buffers were not donated.
+    run.save_checkpoint()
+    raise Interrupted(stop.signum) from None
+  finally:
+    run.close()
