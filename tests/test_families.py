@@ -1,0 +1,248 @@
+"""The model families on the shared trainer: VAE, VAE-GAN, classifier; the family registry."""
+
+import importlib
+import json
+import os
+
+import chex
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gans_jax import evaluate, families, trainer
+from gans_jax.data import load_dataset
+from gans_jax.errors import UserError
+from gans_jax.families import base, vae, vae_gan
+from gans_jax.optim import optimizer_config
+
+
+def experiment(name: str):
+  return importlib.import_module(f"experiments.{name}").get_config()
+
+
+def tiny(name: str, data_dir: str, num_steps: int = 4):
+  """The experiment at 8x8 with widths 8 (Winograd layers run: >= 8 channels, H, W % 4 == 0)."""
+  config = experiment(name)
+  config.dataset.data_dir = data_dir
+  config.dataset.resolution = 8
+  config.train.num_steps = num_steps
+  config.train.batch_size = 8
+  config.log_every = config.sample_every = config.checkpoint_every = 2
+  config.num_sample_images = 16
+  for field in ("e_width", "g_width", "d_width"):
+    if field in config.model:
+      config.model[field] = 8
+  if "z_dim" in config.model:
+    config.model.z_dim = 4
+  return config
+
+
+def test_unknown_family_is_one_error_listing_the_known_ones():
+  config = experiment("vae")
+  config.family = "vea"
+  with pytest.raises(UserError, match=r"^family: 'vea' is not one of gan, vae, vae_gan, "
+                                      r"classifier$"):
+    families.check_config(config)
+
+
+@pytest.mark.parametrize("name", ["vae", "vae_gan"])
+def test_vae_families_train_resume_exactly_and_write_samples(name, data_dir, tmp_path):
+  full = trainer.train_and_evaluate(tiny(name, data_dir), str(tmp_path / "full"), progress=False)
+  trainer.train_and_evaluate(tiny(name, data_dir, 2), str(tmp_path / "resumed"), progress=False)
+  resumed = trainer.train_and_evaluate(tiny(name, data_dir), str(tmp_path / "resumed"),
+                                       progress=False)
+  assert int(resumed.step) == 4
+  chex.assert_trees_all_equal(flax.serialization.to_state_dict(jax.device_get(resumed)),
+                              flax.serialization.to_state_dict(jax.device_get(full)))
+  rows = [json.loads(l) for l in open(tmp_path / "full" / "metrics.jsonl")]
+  assert [r["step"] for r in rows] == [2, 4]
+  assert all(np.isfinite(r["kl"]) and r["kl"] >= 0 for r in rows)
+  assert sorted(os.listdir(tmp_path / "full" / "samples")) == [
+      "recon_step_0000002.png", "recon_step_0000004.png",
+      "step_0000002.png", "step_0000004.png"]
+
+
+def _first_batch_and_eps(config, dataset, key, draws: int = 2):
+  """The batch indices and normals step 0 draws, from the documented keys:
+  split(fold_in(key, 0), draws); example i uses fold_in(part, i)."""
+  parts = jax.random.split(jax.random.fold_in(key, 0), draws)
+  b, n = config.train.batch_size, dataset.num_examples
+  idx = np.array([int(jax.random.randint(jax.random.fold_in(parts[0], i), (), 0, n))
+                  for i in range(b)])
+  normals = [np.stack([np.asarray(jax.random.normal(jax.random.fold_in(p, i),
+                                                    (config.model.z_dim,))) for i in range(b)])
+             for p in parts[1:]]
+  return idx, normals
+
+
+def test_vae_step_minimises_the_negative_elbo_of_the_documented_draws(data_dir):
+  """Step 0's logged loss, KL and log-likelihood, recomputed in NumPy from the batch and
+  epsilon the documented keys give, with the networks' own forward passes."""
+  config = tiny("vae", data_dir, 1)
+  config.model.e_norm = "none"
+  config.loss.beta = 0.5
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  fam = vae.VAE(config, dataset)
+  state = fam.init_state(jax.random.PRNGKey(0))
+  key = jax.random.PRNGKey(5)
+  _, m = jax.jit(fam.step_fn(resident=True))(state, {"x": jnp.asarray(dataset.all()["x"])}, key)
+  idx, (eps,) = _first_batch_and_eps(config, dataset, key)
+  x = dataset.all()["x"][idx].astype(np.float64)
+  mean, log_var = (np.asarray(a, np.float64) for a in fam.encoder.apply(
+      base.variables(state.encoder), jnp.asarray(x, jnp.float32), train=True))
+  z = mean + np.exp(0.5 * log_var) * eps
+  decoded, _ = fam.decoder.apply(base.variables(state.decoder), jnp.asarray(z, jnp.float32),
+                                 train=True, mutable=["batch_stats"])
+  decoded = np.asarray(decoded, np.float64)
+  s = config.loss.log_scale
+  ll = np.sum(-0.5 * ((x - decoded) / np.exp(s)) ** 2 - s - 0.5 * np.log(2 * np.pi),
+              axis=(1, 2, 3))
+  kl = 0.5 * np.sum(np.exp(log_var) + mean ** 2 - 1 - log_var, axis=1)
+  np.testing.assert_allclose(float(m["kl"]), kl.mean(), rtol=1e-4)
+  np.testing.assert_allclose(float(m["log_likelihood"]), ll.mean(), rtol=1e-4)
+  np.testing.assert_allclose(float(m["loss"]), -(ll - 0.5 * kl).mean(), rtol=1e-4)
+  np.testing.assert_allclose(float(m["elbo"]), (ll - kl).mean(), rtol=1e-4)
+
+
+def _one_sgd_step(config, dataset, key=jax.random.PRNGKey(3)):
+  fam = vae_gan.VAEGAN(config, dataset)
+  state = fam.init_state(jax.random.PRNGKey(0))
+  new, _ = jax.jit(fam.step_fn(resident=True))(state, {"x": jnp.asarray(dataset.all()["x"])},
+                                               key)
+  delta = lambda group: jax.tree.map(lambda a, b: np.asarray(a) - np.asarray(b),
+                                     getattr(new, group).params, getattr(state, group).params)
+  return fam, state, {g: delta(g) for g in ("encoder", "decoder", "d")}
+
+
+def test_vae_gan_updates_each_group_on_its_own_loss_only(data_dir):
+  """Algorithm 1: encoder <- L_prior + L_llike, decoder <- gamma L_llike - L_GAN,
+  discriminator <- L_GAN. With SGD, changing gamma moves only the decoder's update,
+  changing beta only the encoder's; and each group's update is -lr times the
+  gradient of its own loss (the others' losses held at the same draws)."""
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  lr = 0.01
+
+  def config(gamma=1.0, beta=1.0):
+    c = tiny("vae_gan", data_dir, 1)
+    c.model.e_norm = c.model.d_norm = "none"
+    c.loss.gamma, c.loss.beta = gamma, beta
+    for name in ("encoder", "decoder", "d"):
+      c.optimizer[name] = optimizer_config("sgd", lr)
+    return c
+
+  fam, state, ref = _one_sgd_step(config(), dataset)
+  _, _, g2 = _one_sgd_step(config(gamma=3.0), dataset)
+  _, _, b2 = _one_sgd_step(config(beta=3.0), dataset)
+  same = lambda a, b: chex.assert_trees_all_close(a, b, atol=1e-7)
+  differ = lambda a, b: max(float(np.max(np.abs(x - y))) for x, y in
+                            zip(jax.tree.leaves(a), jax.tree.leaves(b))) > 1e-6
+  same(g2["encoder"], ref["encoder"]), same(g2["d"], ref["d"])
+  assert differ(g2["decoder"], ref["decoder"])
+  same(b2["decoder"], ref["decoder"]), same(b2["d"], ref["d"])
+  assert differ(b2["encoder"], ref["encoder"])
+
+  # Each update is -lr * d(own loss) / d(own params), at step 0's documented draws.
+  key = jax.random.PRNGKey(3)
+  parts = jax.random.split(jax.random.fold_in(key, 0), 3)
+  idx, (eps, z_prior) = _first_batch_and_eps(config(), dataset, key, draws=3)
+  x = jnp.asarray(dataset.all()["x"][idx])
+  params = (state.encoder.params, state.decoder.params, state.d.params)
+  for i, group in enumerate(("encoder", "decoder", "d")):
+    grad = jax.grad(lambda p: fam.group_losses(
+        state, params[:i] + (p,) + params[i + 1:], x, (), jnp.asarray(eps),
+        jnp.asarray(z_prior))[0][i])(params[i])
+    chex.assert_trees_all_close(ref[group], jax.tree.map(lambda g: -lr * np.asarray(g), grad),
+                                atol=1e-6)
+  del parts
+
+
+def test_vae_gan_discriminator_loss_is_minus_l_gan(data_dir):
+  """-L_GAN = -log s(D(x)) - log(1 - s(D(x~))) - log(1 - s(D(x_p))), from the scores in NumPy."""
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  config = tiny("vae_gan", data_dir, 1)
+  config.model.e_norm = config.model.d_norm = "none"
+  fam = vae_gan.VAEGAN(config, dataset)
+  state = fam.init_state(jax.random.PRNGKey(0))
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(dataset.all()["x"][:8])
+  eps, zp = (jnp.asarray(rng.normal(size=(8, 4)), jnp.float32) for _ in range(2))
+  params = (state.encoder.params, state.decoder.params, state.d.params)
+  (_, _, d_loss), (aux, _) = fam.group_losses(state, params, x, (), eps, zp)
+  mean, log_var = fam.encoder.apply(base.variables(state.encoder), x, train=True)
+  dec = lambda z: fam.decoder.apply(base.variables(state.decoder), z, train=True,
+                                    mutable=["batch_stats"])[0]
+  score = lambda im: np.asarray(fam.discriminator.apply(base.variables(state.d), im,
+                                                        train=True)[0], np.float64)
+  # The decoder's BatchNorm sees x~ then x_p in training mode: batch statistics of each.
+  s_real, s_tilde = score(x), score(dec(mean + jnp.exp(0.5 * log_var) * eps))
+  s_prior = score(dec(zp))
+  log_sig = lambda t: -np.logaddexp(0, -t)
+  expected = -np.mean(log_sig(s_real)) - np.mean(log_sig(-s_tilde)) - np.mean(log_sig(-s_prior))
+  np.testing.assert_allclose(float(d_loss), expected, rtol=1e-5)
+  np.testing.assert_allclose(float(aux["d_real"]), s_real.mean(), rtol=1e-5)
+
+
+def test_conditional_vae_decoder_on_unlabelled_points_is_a_user_error(data_dir, tmp_path):
+  config = experiment("vae")
+  config.dataset.name, config.dataset.resolution, config.dataset.data_dir = "ring8", None, data_dir
+  config.model.arch, config.model.conditional = "mlp", "concat"
+  with pytest.raises(UserError, match=r"^model\.conditional: 'concat' needs a labelled image "
+                                      r"dataset.*'ring8' holds points"):
+    trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_vae_on_points_trains_with_mlp_nets(data_dir, tmp_path):
+  config = experiment("vae")
+  config.dataset.name, config.dataset.resolution, config.dataset.data_dir = "ring8", None, data_dir
+  config.model.arch, config.model.z_dim = "mlp", 2
+  config.model.e_hidden = config.model.g_hidden = (16,)
+  config.train.num_steps, config.train.batch_size = 2, 16
+  config.log_every = config.sample_every = config.checkpoint_every = 2
+  config.num_sample_points = 32
+  state = trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  assert int(state.step) == 2
+  assert sorted(os.listdir(tmp_path / "samples")) == ["recon_step_0000002.png",
+                                                      "step_0000002.png"]
+
+
+def test_vae_eval_writes_image_metrics_and_likelihood_bounds(digits_classifier, data_dir,
+                                                             tmp_path):
+  config = tiny("vae", data_dir, 2)
+  config.dataset.resolution = 16
+  config.eval.classifier_dir = digits_classifier[0]
+  config.eval.num_samples = config.eval.batch_size = 200
+  config.eval.kid_subsets, config.eval.truncation_sweep = 5, ()
+  config.eval.iw_samples = 20
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  results = evaluate.evaluate(config, str(tmp_path))
+  keys = {"fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
+          "fid_train_test", "elbo", "log_likelihood_iw", "iw_samples", "recon_mse", "fid_recon"}
+  assert keys <= set(results), keys - set(results)
+  assert results["iw_samples"] == 20
+  assert all(np.isfinite(results[k]) for k in keys)
+  # The importance-weighted bound is at least the ELBO (Burda et al. 2016, Thm. 1),
+  # up to the Monte Carlo noise of the one-sample ELBO averaged over 360 images.
+  assert results["log_likelihood_iw"] >= results["elbo"] - 1.0
+  assert json.load(open(tmp_path / "eval.json")) == results
+
+
+def test_classifier_family_resumes_exactly(data_dir, tmp_path):
+  def config(steps):
+    c = experiment("classifier_digits")
+    c.dataset.data_dir, c.dataset.resolution = data_dir, 8
+    c.model.width, c.model.feature_dim = 8, 16
+    c.train.num_steps, c.train.batch_size = steps, 16
+    c.log_every = c.sample_every = c.checkpoint_every = 2
+    return c
+  full = trainer.train_and_evaluate(config(4), str(tmp_path / "full"), progress=False)
+  trainer.train_and_evaluate(config(2), str(tmp_path / "resumed"), progress=False)
+  resumed = trainer.train_and_evaluate(config(4), str(tmp_path / "resumed"), progress=False)
+  chex.assert_trees_all_equal(jax.device_get(resumed.net.params),
+                              jax.device_get(full.net.params))
+  rows = [json.loads(l) for l in open(tmp_path / "resumed" / "metrics.jsonl")]
+  assert [r["step"] for r in rows] == [2, 4] and "accuracy" in rows[0]
+  meta = json.load(open(tmp_path / "full" / "classifier.json"))
+  assert 0.0 <= meta["test_accuracy"] <= 1.0
