@@ -246,3 +246,20 @@ def test_classifier_family_resumes_exactly(data_dir, tmp_path):
   assert [r["step"] for r in rows] == [2, 4] and "accuracy" in rows[0]
   meta = json.load(open(tmp_path / "full" / "classifier.json"))
   assert 0.0 <= meta["test_accuracy"] <= 1.0
+
+
+def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_dir, tmp_path):
+  from gans_jax.edit import edit
+  config = tiny("vae", data_dir, 2)
+  config.dataset.resolution = 16
+  config.eval.classifier_dir = digits_classifier[0]
+  config.edit.num_samples, config.edit.batch_size, config.edit.num_steps = 24, 16, 3
+  config.edit.step_size, config.edit.direction_scales = 0.5, (2.0,)
+  config.edit.num_interpolations, config.edit.interpolation_steps = 2, 3
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  results = edit(config, str(tmp_path))
+  assert results["real_image_num_edited"] == 24
+  assert 0.0 <= results["real_image_success_rate"] <= 1.0
+  assert 0.0 <= results["real_image_recon_accuracy"] <= 1.0
+  for name in ("edit_real_before_after.png", "interpolation_real.png"):
+    assert (tmp_path / name).exists()
