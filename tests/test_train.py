@@ -280,3 +280,50 @@ def test_disentangle_trains_with_the_domain_classifier(data_dir, digits_classifi
   config.model.z_dim = 8  # fewer coordinates than classes
   with pytest.raises(UserError, match=r"loss\.disentangle.*z_dim"):
     trainer.train_and_evaluate(config, str(tmp_path / "bad"), progress=False)
+
+
+@pytest.mark.parametrize("step_count", [0, 1])
+def test_step_draws_data_latents_and_penalty_points_from_fold_in_key_step(step_count, data_dir):
+  """Step s's critic metrics, recomputed from the documented keys: keys = split(fold_in(key,
+  s), n_critic + 1); update 0 splits keys[0] into (data, z, penalty, label) keys and example
+  i folds in i. Data indices, z and the penalty's epsilon all follow s, so steps 0 and 1
+  (same parameters) see different batches. Default conv_impl (Winograd) at 16x16, width 8,
+  where Winograd layers run (G's ConvTranspose_0, D's Conv_1)."""
+  config = experiment("wgan_gp")
+  config.dataset.data_dir, config.dataset.resolution = data_dir, 16
+  config.model.g_width = config.model.d_width = 8
+  config.train.batch_size, config.train.n_critic = 8, 1
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=16)
+  family = gan.GAN(config, dataset)
+  state = family.init_state(jax.random.PRNGKey(0))
+  state = state.replace(step=jnp.asarray(step_count, jnp.int32))
+  key = jax.random.PRNGKey(11)
+  x_all = dataset.all()["x"]
+  _, metrics = jax.jit(family.step_fn(resident=True))(state, {"x": jnp.asarray(x_all)}, key)
+
+  keys = jax.random.split(jax.random.fold_in(key, step_count), 2)
+  k_data, k_z, k_gp, _ = jax.random.split(keys[0], 4)
+  b = config.train.batch_size
+  idx = [int(jax.random.randint(jax.random.fold_in(k_data, i), (), 0, len(x_all)))
+         for i in range(b)]
+  z = jnp.stack([jax.random.normal(jax.random.fold_in(k_z, i), (config.model.z_dim,))
+                 for i in range(b)])
+  eps = np.array([float(jax.random.uniform(jax.random.fold_in(k_gp, i), (1, 1, 1))[0, 0, 0])
+                  for i in range(b)])
+  real = jnp.asarray(x_all[idx])
+  fake, _ = family.generator.apply({"params": state.g.params, "batch_stats": state.g.batch_stats},
+                                   z, train=True, mutable=["batch_stats"])
+  critic = lambda im: family.discriminator.apply({"params": state.d.params}, im, train=True)[0]
+  np.testing.assert_allclose(float(metrics["d_real"]), float(jnp.mean(critic(real))), rtol=1e-5)
+  np.testing.assert_allclose(float(metrics["d_fake"]), float(jnp.mean(critic(fake))), rtol=1e-5)
+  # The penalty, one example at a time (LayerNorm critic: examples are independent).
+  points = eps[:, None, None, None] * np.asarray(real) + (1 - eps[:, None, None, None]) * np.asarray(fake)
+  norms = [float(jnp.linalg.norm(jax.grad(lambda p: critic(p[None])[0])(jnp.asarray(p))))
+           for p in points]
+  np.testing.assert_allclose(float(metrics["gp"]), np.mean((np.array(norms) - 1) ** 2),
+                             rtol=1e-4)
+  # Another step count draws another batch (a constant key would repeat it).
+  other = jax.random.split(jax.random.fold_in(key, 1 - step_count), 2)[0]
+  other_idx = [int(jax.random.randint(jax.random.fold_in(jax.random.split(other, 4)[0], i),
+                                      (), 0, len(x_all))) for i in range(b)]
+  assert idx != other_idx
