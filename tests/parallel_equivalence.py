@@ -10,10 +10,11 @@ import importlib
 import json
 import sys
 
+import flax
 import jax
 import numpy as np
 
-from gans_jax import trainer
+from gans_jax import families, trainer
 from gans_jax.data.streaming import StreamedBatches
 from gans_jax.families import gan
 from gans_jax.optim import optimizer_config
@@ -30,9 +31,10 @@ def run(name: str, backend: str, data_dir: str, devices, streamed: bool = False)
   config.dataset.data_dir = data_dir
   config.dataset.resolution = 8
   config.model.g_width = config.model.d_width = 8
-  # WGAN-GP runs the default GEMM convolutions; the DCGAN cases (BatchNorm across
-  # replicas is what they check) use XLA's, which compile faster: the two forms
-  # are the same function (tests/test_nets.py), and this keeps the suite < 10 min.
+  # XLA's convolutions, which compile faster, at 8x8 (where the default Winograd
+  # form would not run anyway: it needs >= 8 channels and H, W multiples of 4).
+  # The default form on 4 devices is checked by tests/winograd_parallel_equivalence.py
+  # and by the VAE cases below.
   config.model.conv_impl = "xla"
   config.train.batch_size = 8
   config.parallel.backend = backend
@@ -56,6 +58,28 @@ def run(name: str, backend: str, data_dir: str, devices, streamed: bool = False)
   return init, jax.device_get(runner.get_state(pstate))
 
 
+def run_family(name: str, data_dir: str, devices):
+  """One step of a VAE family at 16x16, widths 8 (default conv_impl: Winograd layers run)."""
+  config = importlib.import_module(f"experiments.{name}").get_config()
+  config.dataset.data_dir = data_dir
+  config.model.e_width = config.model.g_width = 8
+  if "d_width" in config.model:
+    config.model.d_width = 8
+  config.train.batch_size = 8
+  for group in config.optimizer:
+    config.optimizer[group] = optimizer_config("sgd", 0.05)
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=16)
+  fam_cls = families.get(config)
+  family, runner = trainer.make_runner(config, lambda axis: fam_cls(config, dataset, axis),
+                                       resident=True, devices=devices)
+  state = family.init_state(jax.random.PRNGKey(0))
+  init = flax.serialization.to_state_dict(jax.device_get(state))
+  pstate = runner.put_state(state)
+  data = runner.put_data({"x": dataset.all()["x"]})
+  pstate, _ = runner.step(pstate, data, jax.random.PRNGKey(1))
+  return init, flax.serialization.to_state_dict(jax.device_get(runner.get_state(pstate)))
+
+
 def main(data_dir: str) -> None:
   devices = jax.local_devices()
   assert len(devices) == 4, devices
@@ -73,6 +97,11 @@ def main(data_dir: str) -> None:
           if one.g.batch_stats else 0.0,
           "moved": max_diff(one.g.params, init.g.params),
       }
+  for name in ("vae", "vae_gan"):
+    init, one = run_family(name, data_dir, devices[:1])
+    _, four = run_family(name, data_dir, devices)
+    out[f"{name}/pmap/resident"] = {"params": max_diff(one, four), "batch_stats": 0.0,
+                                    "moved": max_diff(one, init)}
   print(json.dumps(out))
 
 

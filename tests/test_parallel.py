@@ -29,11 +29,14 @@ def test_four_devices_match_one_device_for_both_backends(data_dir):
   assert result.returncode == 0, result.stderr[-3000:]
   diffs = json.loads(result.stdout.strip().splitlines()[-1])
   # WGAN-GP (per-example penalty) and DCGAN (BatchNorm across replicas), pmap
-  # and shard_map, device-resident data and (DCGAN) host-streamed data.
-  assert len(diffs) == 6
+  # and shard_map, device-resident data and (DCGAN) host-streamed data; the VAE
+  # and VAE-GAN families (whole states: encoder, decoder, discriminator, BatchNorm).
+  assert len(diffs) == 8
   for case, d in diffs.items():
     assert d["moved"] > 1e-4, case  # two steps really changed the parameters
-    assert d["params"] < 1e-5, (case, d)
+    # Float noise scales with the step: the VAE's per-image loss sums 256 pixels, so
+    # its SGD step moves weights by tens.
+    assert d["params"] < 1e-5 * max(1.0, d["moved"]), (case, d)
     assert d["batch_stats"] < 1e-5, (case, d)
 
 
