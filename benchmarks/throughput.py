@@ -190,7 +190,7 @@ def main() -> None:
     def load(name):
       return lambda: importlib.import_module(f"experiments.{name}").get_config()
     jobs = [({"config": n}, load(n)) for n in names]
-    jobs = [(label, fn) for label, fn in jobs if fn().get("task", "gan") == "gan"]
+    jobs = [(label, fn) for label, fn in jobs if fn().get("family", "gan") == "gan"]
 
   if args._child is None:
     print(f"{'row':<18} {'dev':>3} {'compile s':>9} {'steps/s':>9} {'s/step':>8} "

@@ -44,7 +44,7 @@ def get_config():
   # XLA:CPU: keep YNNPACK's dot fusions but not its reduce fusions, which
   # otherwise take the maxout's max (and its gradient's tie count) into the
   # dots. Measured on the 2-core CPU, `--workload pacgan_mlp`: ~16 -> ~11 ms per
-  # step (README, "Speed"). Ignored on GPU/TPU.
+  # step (docs/benchmarks.md, "Speed"). Ignored on GPU/TPU.
   config.parallel.cpu_compiler_options = (
       "xla_cpu_experimental_ynn_fusion_type="
       "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION")

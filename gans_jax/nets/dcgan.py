@@ -34,7 +34,7 @@ the parameters and their names are the same either way):
   others up to float32 rounding (not bit-equal). Reverse mode of any order;
   no forward mode (`jax.jvp`): use 'gemm' for that.
 
-See benchmarks/throughput.py and the README for the measured effect.
+See benchmarks/throughput.py and docs/benchmarks.md for the measured effect.
 """
 
 import math
