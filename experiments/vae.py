@@ -2,8 +2,16 @@
 
 Conv encoder (DCGAN-discriminator-shaped) to a diagonal Gaussian over 32
 latents, DCGAN-generator decoder, Gaussian likelihood on [-1, 1] pixels with a
-learned scale, Adam(1e-3). Samples and reconstructions are written to
-runs/vae/samples (step_*.png, recon_step_*.png).
+fixed sigma = exp(-0.5) = 0.61, Adam(1e-3), 3,000 steps of 64. Samples and
+reconstructions are written to runs/vae/samples (step_*.png, recon_step_*.png).
+
+Measured (2-core CPU, seed 0): 3,000 steps in ~46 s; --mode=eval: FID 395.9
+against a train-vs-test floor of 51.2 (classifier features), precision 0.72,
+recall 0.83, elbo -130.1 nats, log_likelihood_iw -127.7 (k = 100), recon_mse
+0.0175, fid_recon 51.8. The scale trades sample FID for reconstructions: a
+learned scale (it falls to sigma = 0.04) gave FID 897, recon_mse 0.0027;
+fixed sigma 0.22 / 0.37 / 1.0 / 1.65 gave FID 683 / 458 / 397 / 697
+(docs/benchmarks.md).
 
   python launch.py --config experiments/vae.py
   python launch.py --config experiments/vae.py --mode=eval   # needs runs/classifier_digits
@@ -28,8 +36,8 @@ def get_config():
 
   # Objective
   config.loss.likelihood = "gaussian"
-  config.loss.log_scale = -1.0
-  config.loss.learn_scale = True
+  config.loss.log_scale = -0.5
+  config.loss.learn_scale = False
   config.loss.beta = 1.0
 
   # Schedule
