@@ -9,7 +9,7 @@ against the GAN term and the KL.
 
 Measured (2-core CPU, seed 0): 3,000 steps in ~70 s; --mode=eval: FID 313.5
 against a train-vs-test floor of 51.2 (classifier features), precision 0.52,
-recall 0.86, recon_mse 0.033, fid_recon 112.6; below the VAE's best sample
+recall 0.86, recon_mse 0.031, fid_recon 112.6; below the VAE's best sample
 FID (395.9, experiments/vae.py) as Larsen et al. claim. gamma = beta = 1 gave
 FID 766; gamma 0.01 with beta 1 / 30 / 100: 587 / 261 / 265, but beta >= 30
 gives up reconstructions (fid_recon 380 / 1900) (docs/benchmarks.md).
