@@ -2,16 +2,20 @@
 
   python launch.py --config experiments/wgan_gp.py [--workdir DIR] [--config.a.b=v]
 
-Mistakes a user can make (config, data, files) are printed on one line and exit
-with status 2; a diverged run exits 1; Ctrl-C (SIGINT) or SIGTERM finishes the step, saves a
-checkpoint and exits 130 or 143.
-Re-running the same command resumes from the workdir's latest checkpoint.
+Mistakes a user can make (config, data, files, a workdir another run is using, a
+checkpoint that cannot be written) are printed on one line and exit with status 2;
+a diverged run exits 1; Ctrl-C (SIGINT) or SIGTERM finishes the step, saves a
+checkpoint and exits 130 or 143. Re-running the same command resumes from the
+workdir's newest checkpoint that restores; the fields that change what the saved
+state means (model, loss and optimizer names, dataset) must stay the same.
 """
 
 import os
+import re
 import signal
 import sys
 
+import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
@@ -46,23 +50,83 @@ def _fail(message: str, code: int = 2) -> None:
   sys.exit(code)
 
 
+class _ConfigFileError(Exception):
+  """The --config file is missing, does not import, or its get_config() fails."""
+
+
+def _describe(err: BaseException) -> str:
+  """``'Type: message'`` on one line, for an exception raised by a user's config file."""
+  if str(err).startswith("Error whilst parsing config file") and err.__context__ is not None:
+    err = err.__context__  # ml_collections re-raised it with a traceback in the message
+  return f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+
+
+class _CheckedConfigFile:
+  """The --config flag's parser, turning every way a config file can fail into
+  `_ConfigFileError` (ml_collections lets some escape as tracebacks and defers a
+  missing file until a `--config.x=` override touches it). Keeps the loaded
+  config, so an unknown override can be named."""
+
+  def __init__(self, parser):
+    self._parser = parser
+    self.config = None
+
+  def __getattr__(self, name):
+    return getattr(self._parser, name)
+
+  def parse(self, path):
+    file = path.split(":", 1)[0]
+    if not os.path.isfile(file):
+      raise _ConfigFileError(f"--config {file}: no such file" +
+                             (" (it is a directory)" if os.path.isdir(file) else ""))
+    try:
+      config = self._parser.parse(path)
+      if not isinstance(config, ml_collections.ConfigDict):
+        config.to_dict()  # a deferred load error raises here
+    except Exception as err:  # pylint: disable=broad-except  # whatever the file raises
+      raise _ConfigFileError(f"--config {file}: could not load it ({_describe(err)})") from None
+    if not isinstance(config, ml_collections.ConfigDict):
+      raise _ConfigFileError(f"--config {file}: get_config() returned a "
+                             f"{type(config).__name__}, not an ml_collections.ConfigDict")
+    self.config = config
+    return config
+
+
+flags.FLAGS["config"].parser = _CheckedConfigFile(flags.FLAGS["config"].parser)
+
+
+def _has_field(config, path: str) -> bool:
+  node = config
+  for part in path.split("."):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      return False
+    node = node[part]
+  return True
+
+
+def _unknown_override(argv) -> str:
+  """The message for the first `--config.a.b=v` naming a field the loaded config lacks."""
+  config = flags.FLAGS["config"].parser.config
+  for arg in argv:
+    match = re.match(r"--?(?:no)?config\.([^=\[]+)", arg)
+    if match and config is not None and not _has_field(config, match.group(1)):
+      return (f"{arg}: the config has no field {match.group(1)}; the config file lists its "
+              "fields (overrides cannot add new ones)")
+  return ""
+
+
 def main(argv) -> None:
-  overrides = " ".join(a for a in argv if a.startswith("--config."))
   try:
     flags.FLAGS(argv)
+  except _ConfigFileError as e:
+    _fail(str(e))
   except flags.Error as e:  # unknown flag, unparsable value
     _fail(str(e).splitlines()[0] if str(e) else repr(e))
-  except (AttributeError, KeyError) as e:  # `--config.a.b=v` naming a field the config lacks
-    _fail(f"unknown config field {e} in {overrides}; the config file lists its fields")
+  except Exception as e:  # pylint: disable=broad-except  # `--config.a.b=v` the config lacks
+    _fail(_unknown_override(argv) or f"could not apply the --config overrides ({_describe(e)})")
   if not flags.FLAGS["config"].present:
     _fail("--config is required, e.g. --config experiments/wgan_gp.py")
   config = _CONFIG.value
-  try:
-    config.to_dict()  # the file is loaded lazily: surface a missing or broken file here
-  except Exception as e:  # pylint: disable=broad-except
-    cause = e.__cause__ or e
-    _fail(f"--config {flags.FLAGS['config'].config_filename}: could not load it "
-          f"({type(cause).__name__}: {' '.join(str(cause).split())[-160:]})")
   config_path = flags.FLAGS["config"].config_filename
   name = os.path.splitext(os.path.basename(config_path))[0]
   workdir = _WORKDIR.value or os.path.join("runs", name)
@@ -88,6 +152,7 @@ def main(argv) -> None:
     _fail("--coordinator_address/--num_processes/--process_id need --distributed")
 
   # Imported after flag parsing so `--help` and flag errors stay fast.
+  from gans_jax.checkpoint import require_checkpoint
   from gans_jax.errors import UserError
   from gans_jax.families.base import step_of
   from gans_jax.trainer import Interrupted, TrainingDiverged, train_and_evaluate
@@ -97,10 +162,12 @@ def main(argv) -> None:
       state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
       print(f"done: {step_of(state)} steps; outputs in {workdir}")
     elif _MODE.value == "eval":
+      require_checkpoint(workdir, "--mode=eval")  # before loading anything
       from gans_jax.evaluate import evaluate
       evaluate(config, workdir)
       print(f"wrote {workdir}/eval.json")
     elif _MODE.value == "edit":
+      require_checkpoint(workdir, "--mode=edit")
       from gans_jax.edit import edit
       edit(config, workdir)
       print(f"wrote {workdir}/edit.json and edit PNGs")

@@ -10,6 +10,10 @@ family, norms and conv forms in `nets`, optimizers in `optim`, backends in
 `parallel`); the checks ask the owner.
 """
 
+import json
+import os
+import re
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -140,6 +144,25 @@ def parse_compiler_options(spec: str) -> dict[str, str]:
   return options
 
 
+def check_directory(path, field: str) -> None:
+  """Raises `UserError` naming `field` unless `path` (None: a default) is a directory or can
+  be created as one. Creates nothing: the path, or its nearest existing parent, must be a
+  directory that can be written."""
+  if path is None or "://" in os.fspath(path):  # None: TFDS's default; gs://...: not local
+    return
+  path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+  if os.path.exists(path):
+    require(os.path.isdir(path), field, f"{path} is a file, not a directory")
+    return
+  parent = os.path.dirname(path)
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  require(os.path.isdir(parent), field,
+          f"{path} cannot be created: {parent} is a file, not a directory")
+  require(os.access(parent, os.W_OK | os.X_OK), field,
+          f"{path} cannot be created: {parent} is not writable")
+
+
 def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   """Raises `UserError` naming the first bad field of the sections every family shares."""
   for field in ("seed", "dataset", "train"):
@@ -148,6 +171,7 @@ def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   parse_compiler_options(config.parallel.get("cpu_compiler_options", ""))
   require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
           "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")
+  check_directory(config.dataset.get("data_dir"), "dataset.data_dir")
   train = config.train
   require(train.num_steps >= 1, "train.num_steps", f"must be >= 1, got {train.num_steps}")
   require(train.num_seeds >= 1, "train.num_seeds", f"must be >= 1, got {train.num_seeds}")
@@ -185,3 +209,69 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
   require_one_of(config, "edit.space", ("z", "input"))
   require(len(edit.direction_scales) >= 1, "edit.direction_scales",
            "must list at least one scale, e.g. (25.0, 50.0)")
+
+
+# Fields whose change makes a saved state mean something else (or not fit the
+# networks at all): resuming or evaluating a checkpoint with another value is refused.
+STATE_FIELDS = re.compile(r"family$|model\.|loss\.(name|likelihood)$|dataset\.(name|resolution)$"
+                          r"|optimizer\.(.+\.)?name$|train\.num_seeds$")
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+  if not isinstance(tree, dict):
+    return {prefix[:-1]: tree}
+  flat = {}
+  for key, value in tree.items():
+    flat.update(_flatten(value, f"{prefix}{key}."))
+  return flat
+
+
+def as_json(config: ml_collections.ConfigDict) -> dict:
+  """The config as it is saved in a run's config.json (tuples as lists, None as null)."""
+  return json.loads(config.to_json_best_effort())
+
+
+def config_changes(saved: dict, config: ml_collections.ConfigDict) -> dict:
+  """``{dotted field: [saved value, new value]}`` for the fields present in both that differ."""
+  old, new = _flatten(saved), _flatten(as_json(config))
+  if "family" not in old:  # runs from before config.family saved no family: the GAN
+    old["family"] = "gan"
+  new.setdefault("family", "gan")
+  return {k: [old[k], new[k]] for k in new if k in old and old[k] != new[k]}
+
+
+def check_resumable(changes: dict, config_path: str) -> None:
+  """Raises `UserError` naming the changed fields that change what the saved state means."""
+  bad = {k: v for k, v in changes.items() if STATE_FIELDS.match(k)}
+  if bad:
+    raise UserError(f"--config: changes what the saved state means, from the run that wrote "
+                    f"the checkpoints ({config_path}): {describe_changes(bad)}. Use that "
+                    "run's values, or another --workdir for the new config")
+
+
+CONFIG_FILE = "config.json"  # a run's config, written by the trainer once it has restored
+
+
+def resume_changes(workdir: str, config: ml_collections.ConfigDict) -> dict:
+  """The fields `config` changes from the config.json of the run in `workdir` ({} if none).
+
+  Raises `UserError` if one of them changes what the run's checkpoints mean
+  (`STATE_FIELDS`); the others (steps, intervals, learning rates, ...) may change.
+  """
+  path = os.path.join(workdir, CONFIG_FILE)
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except FileNotFoundError:
+    return {}
+  except (OSError, ValueError) as err:
+    raise UserError(f"--workdir: cannot read {path} ({type(err).__name__}: {err}); restore it "
+                    "or delete it to resume without the config check") from None
+  changes = config_changes(saved, config)
+  check_resumable(changes, path)
+  return changes
+
+
+def describe_changes(changes: dict) -> str:
+  """``'a.b (1 -> 2), c (...)'`` for a message."""
+  return ", ".join(f"{k} ({json.dumps(a)} -> {json.dumps(b)})" for k, (a, b) in changes.items())

@@ -326,15 +326,23 @@ def _edit_real_images(config, workdir, family, state, target, classify, render, 
 
 
 def _load_direction(path: str, dim: int) -> np.ndarray:
+  """The [dim] float32 direction saved in the .npy file `path`; UserError naming the problem."""
   try:
-    direction = np.load(path)
-  except (OSError, ValueError) as err:
+    direction = np.load(path)  # allow_pickle=False: a file can hold arrays only
+  except (OSError, ValueError, EOFError) as err:
     raise UserError(f"edit.direction_path: cannot read {path} ({type(err).__name__}); give an "
                     f"{DIRECTION_FILE} written by --mode=edit") from err
-  if direction.shape != (dim,) or not np.all(np.isfinite(direction)):
-    raise UserError(f"edit.direction_path: {path} holds shape {direction.shape}, but this "
-                    f"generator's edit space has {dim} dimensions; use a direction saved "
-                    "with the same model and edit.space")
+  if not isinstance(direction, np.ndarray):  # an .npz archive: a dict of arrays
+    direction.close()
+    raise UserError(f"edit.direction_path: {path} is an .npz archive, not one array; give the "
+                    f"{DIRECTION_FILE} (.npy) written by --mode=edit")
+  if direction.shape != (dim,) or not np.issubdtype(direction.dtype, np.number):
+    raise UserError(f"edit.direction_path: {path} holds shape {direction.shape} "
+                    f"({direction.dtype}), but this generator's edit space has {dim} "
+                    "dimensions; use a direction saved with the same model and edit.space")
+  if not np.all(np.isfinite(direction)):
+    raise UserError(f"edit.direction_path: {path} holds non-finite values; save the direction "
+                    "again with --mode=edit")
   return direction.astype(np.float32)
 
 

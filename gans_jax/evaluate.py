@@ -173,25 +173,32 @@ def _fid(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def restore_latest(config, workdir: str):
-  """(dataset, family, state) of the latest checkpoint in `workdir`; UserError if none."""
+  """(dataset, family, state) of the newest checkpoint in `workdir` that restores.
+
+  Creates and changes nothing. Raises UserError if there is none, if none
+  restores, or if `config` changes a field that changes what the run's state
+  means (see `configs.resume_changes`); a damaged newer one is skipped with a warning.
+  """
+  from gans_jax import checkpoint, configs  # pylint: disable=import-outside-toplevel
   fam_cls = families.check_config(config, num_devices=jax.local_device_count())
-  directory = os.path.join(workdir, "checkpoints")
-  if not os.path.isdir(directory) or not os.listdir(directory):
-    raise UserError(f"--workdir: no checkpoint in {directory}; train first with the same "
-                    "--config and --workdir (without --mode)")
+  checkpoint.require_checkpoint(workdir, "evaluating or editing")
+  changes = configs.resume_changes(workdir, config)
   dataset = load_config_dataset(config)
   family = fam_cls(config, dataset)
-  ckpt = Checkpointer(directory, config.keep_checkpoints)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
+                      read_only=True)
   try:
-    if ckpt.latest_step() is None:
-      raise UserError(f"--workdir: no checkpoint in {directory}; train first with the same "
-                      "--config and --workdir (without --mode)")
     # Abstract (shapes and dtypes only): an eager init compiles every parameter's
     # initialiser one by one, seconds of CPU for values the restore overwrites.
     template = jax.eval_shape(family.init_state, jax.random.PRNGKey(0))
-    state = ckpt.restore(template)
+    hint = (f"the config differs from the run's in {configs.describe_changes(changes)}"
+            if changes else "")
+    state = ckpt.restore_newest(template, hint=hint)
   finally:
     ckpt.close()
+  if state is None:  # removed since require_checkpoint looked
+    raise UserError(f"--workdir: no checkpoint in {ckpt.directory}; train first with the same "
+                    "--config and --workdir (without --mode)")
   return dataset, family, state
 
 

@@ -14,8 +14,10 @@ step folds its step count into `train_key` (`families.base.step_key`), so a
 resumed run draws exactly the numbers an uninterrupted one would.
 """
 
+import contextlib
 import json
 import os
+import shutil
 import time
 from typing import Callable
 
@@ -25,8 +27,8 @@ import ml_collections
 import numpy as np
 
 from gans_jax import families, parallel, plots
-from gans_jax.checkpoint import Checkpointer
-from gans_jax.configs import parse_compiler_options
+from gans_jax.checkpoint import Checkpointer, SaveError, committed_steps, prepare_workdir
+from gans_jax.configs import CONFIG_FILE, describe_changes, parse_compiler_options, resume_changes
 from gans_jax.data.streaming import StreamedBatches
 from gans_jax.errors import UserError
 from gans_jax.families.base import all_finite, load_config_dataset, network_states, step_of
@@ -208,6 +210,13 @@ def _log_metrics(metrics, done: int, num_seeds: int, describe: Callable) -> dict
   return {**means, **per_seed}
 
 
+def _write_atomically(path: str, text: str) -> None:
+  """Writes `path` whole or not at all (a crash mid-write leaves the old file)."""
+  with open(path + ".tmp", "w") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)
+
+
 class _Run:
   """One training run's pieces, built by `train_and_evaluate` and driven by `_loop`."""
 
@@ -217,6 +226,22 @@ class _Run:
     # evaluations (orbax coordinates the checkpoint writes of all processes).
     self.is_main = jax.process_index() == 0
     fam_cls = families.check_config(config, num_devices=jax.device_count())
+    # Before any slow work: the workdir can be written and no other run uses it
+    # (process 0 locks it; the others share its filesystem or have their own).
+    self.lock, created = prepare_workdir(workdir, lock=self.is_main)
+    self.ckpt = self.bar = None
+    try:
+      self._start(config, workdir, progress, fam_cls)
+    except BaseException:
+      self.close()
+      if created:  # nothing was trained: leave no half-made workdir behind
+        shutil.rmtree(workdir, ignore_errors=True)
+      raise
+
+  def _start(self, config, workdir: str, progress: bool, fam_cls) -> None:
+    checkpoints = os.path.join(workdir, "checkpoints")
+    # A resumed run must mean the same state (UserError naming the fields otherwise).
+    changes = resume_changes(workdir, config) if committed_steps(checkpoints) else {}
     self.dataset = load_config_dataset(config)
     resident = resident_fits(config, self.dataset)
     if config.train.num_seeds > 1 and not resident:
@@ -227,22 +252,27 @@ class _Run:
     self.num_seeds = config.train.num_seeds
     init_key, self.train_key, sample_key = seed_keys(config.seed, self.num_seeds)
     state = init_states(self.family, init_key, self.num_seeds)
-    self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+    self.ckpt = Checkpointer(checkpoints, config.keep_checkpoints)
     self.start = 0
-    if self.ckpt.latest_step() is not None:
-      state = self.ckpt.restore(state)
-      self.start = step_of(state)
+    # The newest checkpoint that restores; damaged newer ones are set aside with a warning.
+    hint = (f"the config differs from the run's in {describe_changes(changes)}"
+            if changes else "")
+    restored = self.ckpt.restore_newest(state, set_aside=self.is_main, hint=hint)
+    if restored is not None:
+      state, self.start = restored, step_of(restored)
     if self.is_main:
       os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-      with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json_best_effort(indent=2))
+      # Written only now, after the restore: config.json always describes the checkpoints.
+      _write_atomically(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
+      if changes and restored is not None:
+        with open(os.path.join(workdir, "config_changes.jsonl"), "a") as f:
+          f.write(json.dumps({"step": self.start, "changes": changes}) + "\n")
     self.feed = DataFeed(config, self.dataset, self.family, self.runner, resident)
     self.pstate = self.runner.put_state(state)
     del state  # from here on the runner's copy is the state; its buffers get donated
     self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main)
     self.outputs = (Outputs(config, workdir, self.family, self.dataset, sample_key, self.start)
                     if self.is_main else None)
-    self.bar = None
     if progress and self.is_main:
       from tqdm import tqdm
       self.bar = tqdm(total=config.train.num_steps, initial=self.start, unit="step",
@@ -260,7 +290,28 @@ class _Run:
     if not all(all_finite(ts.params) for ts in network_states(state).values()):
       raise TrainingDiverged(f"non-finite parameters at step {step_of(state)}; kept the last "
                              f"good checkpoint ({self.ckpt.describe()})")
-    self.ckpt.save(state)
+    try:
+      self.ckpt.save(state)
+    except SaveError as err:
+      kept = self.ckpt.latest_step() or 0
+      if self.is_main:
+        self._drop_rows_after(kept)
+      raise UserError(f"--workdir: {err}; {self.ckpt.describe()}. Free space or fix the disk, "
+                      "then re-run the same command to resume from it") from err
+
+  def _drop_rows_after(self, step: int) -> None:
+    """Forgets logged rows no checkpoint backs (a resume would drop them anyway)."""
+    logs = [(self.log, "rows", self.log.path)]
+    if self.outputs is not None and self.outputs.evaluator is not None:
+      logs.append((self.outputs, "eval_rows", self.outputs.eval_path))
+    for owner, attr, path in logs:
+      setattr(owner, attr, [r for r in getattr(owner, attr) if r["step"] <= step])
+      if os.path.exists(path):
+        try:
+          write_rows(path, getattr(owner, attr))
+        except OSError:  # the disk that refused the checkpoint may refuse this too
+          with contextlib.suppress(OSError):
+            os.remove(path + ".tmp")
 
   def advance(self, step: int, n: int):
     """Runs `n` steps from `step` (fused into one call when n is the fuse size)."""
@@ -299,7 +350,13 @@ class _Run:
   def close(self) -> None:
     if self.bar is not None:
       self.bar.close()
-    self.ckpt.close()  # waits for any asynchronous save to be committed
+    try:
+      if self.ckpt is not None:
+        self.ckpt.close()  # waits for any save in progress to be committed
+    finally:
+      if self.lock is not None:
+        self.lock.release()
+        self.lock = None
 
 
 def _loop(run: _Run, stop: GracefulStop) -> None:
