@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,3 +80,45 @@ def test_distributed_only_for_training_is_exit_2(config, extra, named, tmp_path)
   assert result.returncode == 2, result.stderr
   lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   assert len(lines) == 1 and named in lines[0], result.stderr
+
+
+MLP_TINY = ["--config.model.g_hidden=(16,)", "--config.model.d_hidden=(16,)",
+            "--config.train.batch_size=16", "--config.num_sample_points=32", "--progress=false"]
+
+
+def test_divergence_through_the_command_line_exits_1_keeping_the_last_good_checkpoint(
+    data_dir, tmp_path):
+  """SGD at a 1e10 learning rate overflows within a few steps: one `error:` line naming the
+  non-finite metric and the kept checkpoint, status 1, and only finite checkpoints on disk."""
+  workdir = tmp_path / "run"
+  result = launch("--config", "experiments/gan_mlp.py", "--workdir", str(workdir),
+                  f"--config.dataset.data_dir={data_dir}", *MLP_TINY,
+                  "--config.train.num_steps=50", "--config.log_every=1",
+                  "--config.checkpoint_every=1", "--config.sample_every=1000",
+                  "--config.optimizer.d.name=sgd", "--config.optimizer.d.learning_rate=1e10",
+                  "--config.optimizer.g.name=sgd", "--config.optimizer.g.learning_rate=1e10")
+  assert result.returncode == 1, result.stderr
+  lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1 and "non-finite" in lines[0] and "checkpoint" in lines[0], result.stderr
+  assert "Traceback" not in result.stderr
+  steps = sorted(int(s) for s in os.listdir(workdir / "checkpoints") if s.isdigit())
+  rows = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
+  assert steps and steps[-1] < 50
+  assert all(np.isfinite(r["d_loss"]) for r in rows)
+
+
+def test_rows_logged_after_the_last_checkpoint_are_dropped_on_resume(data_dir, tmp_path):
+  """A crash after logging step 6 but before its checkpoint leaves a row no checkpoint
+  backs; the resumed run drops it and logs step 6 again, from the restored step 4."""
+  workdir = str(tmp_path / "run")
+  args = ["--config", "experiments/gan_mlp.py", "--workdir", workdir,
+          f"--config.dataset.data_dir={data_dir}", *MLP_TINY, "--config.log_every=2",
+          "--config.checkpoint_every=4", "--config.sample_every=1000"]
+  assert launch(*args, "--config.train.num_steps=4").returncode == 0
+  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+    f.write(json.dumps({"step": 6, "d_loss": 123.0}) + "\n")  # the crashed run's row
+  resumed = launch(*args, "--config.train.num_steps=6")
+  assert resumed.returncode == 0, resumed.stderr
+  rows = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in rows] == [2, 4, 6]
+  assert rows[-1]["d_loss"] != 123.0
