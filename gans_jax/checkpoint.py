@@ -278,20 +278,23 @@ def _check_writable(directory: str) -> None:
 def prepare_workdir(workdir: str, *, lock: bool = True):
   """Creates `workdir` and `workdir/checkpoints`, checks both can be written, locks it.
 
-  Returns ``(lock or None, created)``; `created` says the workdir did not exist
-  before (so a run that fails to start can remove it again). Raises
+  Returns ``(lock or None, created)``; `created` is the outermost directory
+  this call made (the workdir, or its checkpoints/ directory; None if both
+  existed), so a run that fails to start can remove it again. Raises
   `UserError` naming the path and the OS error, or the run that holds the lock.
   """
   workdir = os.path.abspath(workdir)
-  created = not os.path.exists(workdir)
+  checkpoints = os.path.join(workdir, "checkpoints")
+  created = (workdir if not os.path.exists(workdir)
+             else checkpoints if not os.path.exists(checkpoints) else None)
   _check_writable(workdir)
   held = WorkdirLock(workdir) if lock else None
   try:
-    _check_writable(os.path.join(workdir, "checkpoints"))
+    _check_writable(checkpoints)
   except BaseException:
     if held is not None:
       held.release()
     if created:
-      shutil.rmtree(workdir, ignore_errors=True)
+      shutil.rmtree(created, ignore_errors=True)
     raise
   return held, created

@@ -235,7 +235,7 @@ class _Run:
     except BaseException:
       self.close()
       if created:  # nothing was trained: leave no half-made workdir behind
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(created, ignore_errors=True)
       raise
 
   def _start(self, config, workdir: str, progress: bool, fam_cls) -> None:
