@@ -93,6 +93,12 @@ class DataFeed:
 
   def __init__(self, config, dataset, family, runner: parallel.Runner, resident: bool):
     self.runner, self.resident = runner, resident
+    have = set(dataset.get(np.zeros((0,), np.int64)))
+    missing = [k for k in family.data_keys if k not in have]
+    if missing:
+      # e.g. a two-domain dataset ('a', 'b') for a family that reads 'x', or the reverse.
+      raise UserError(f"dataset.name: family {family.name!r} reads arrays {missing} that "
+                      f"{dataset.name!r} does not have (it has {sorted(have)})")
     if resident:
       arrays = dataset.all()
       self.device_data = runner.put_data({k: arrays[k] for k in family.data_keys})

@@ -222,3 +222,52 @@ BUILDERS: dict[str, type[tfds.core.GeneratorBasedBuilder]] = {
     'ring8': Ring8,
     'grid25': Grid25,
 }
+
+
+# digits2styled: two unpaired domains made from the digits (CycleGAN's trainA/trainB/testA/testB).
+# Domain A is the digits; domain B is `style_transform` of digits. The 1,437 train digits are permuted
+# with this seed: the first DIGITS2STYLED_HALF go to trainA, the next DIGITS2STYLED_HALF to trainB
+# (one digit is left out so both domains have the same size). testA is the digits test split and
+# testB its transforms in the same order, so (testA[i], testB[i]) = (a, T(a)) pairs for measurement.
+DIGITS2STYLED_SPLIT_SEED = 1
+DIGITS2STYLED_HALF = 718
+TWO_DOMAIN_DATASETS = ('digits2styled',)
+# One-domain views of it (e.g. for each domain's classifier): name -> (domain, {split: two-domain split}).
+DOMAIN_DATASETS = {
+    'digits2styled_a': {'train': 'trainA', 'test': 'testA'},
+    'digits2styled_b': {'train': 'trainB', 'test': 'testB'},
+}
+
+
+def digits2styled_train_positions(domain: str) -> np.ndarray:
+  """Positions in the digits train split (records in sklearn row order) of trainA or trainB.
+
+  Args:
+    domain: 'A' or 'B'.
+
+  Returns:
+    int64 [DIGITS2STYLED_HALF] positions; A's and B's are disjoint.
+  """
+  perm = np.random.RandomState(DIGITS2STYLED_SPLIT_SEED).permutation(
+      DIGITS_TOTAL - DIGITS_TEST_SIZE)
+  h = DIGITS2STYLED_HALF
+  return {'A': perm[:h], 'B': perm[h:2 * h]}[domain].astype(np.int64)
+
+
+def style_transform(x: np.ndarray) -> np.ndarray:
+  """The known style T of domain B: thicker strokes, then inverted intensities.
+
+  T(x) = −maxpool_{3×3, stride 1}(x), the max over each pixel's 3×3 neighbourhood (edges padded
+  with −1, the background), on images in [−1, 1] at the training resolution: strokes (high values)
+  grow by one pixel on every side and the picture is inverted (white background, dark digits).
+
+  Args:
+    x: float32 [N, H, W, C] in [−1, 1].
+
+  Returns:
+    float32 [N, H, W, C] in [−1, 1].
+  """
+  pad = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-1.0)
+  h, w = x.shape[1:3]
+  shifted = [pad[:, i:i + h, j:j + w] for i in range(3) for j in range(3)]
+  return -np.max(np.stack(shifted), axis=0).astype(np.float32)

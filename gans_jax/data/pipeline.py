@@ -322,6 +322,52 @@ def _load_prepared(name: str, split: str, data_dir: str | None,
       resolution=resolution, reader=reader)
 
 
+# The splits of the two-domain dataset: 'train' holds both domains (for CycleGAN), the others one.
+TWO_DOMAIN_SPLITS = ('train', 'trainA', 'trainB', 'testA', 'testB')
+
+
+def _load_digits2styled(name: str, split: str, data_dir: str | None,
+                        resolution: int | None) -> Dataset:
+  """digits2styled (see `builders.style_transform`), built from the prepared digits.
+
+  Split 'train' of 'digits2styled' is the two-domain training set: arrays 'a', 'b' (images, the
+  same number of each, unpaired) and 'y_a', 'y_b' (their digit labels, never trained on); splits
+  'trainA', 'trainB', 'testA', 'testB' are one domain each ('x', 'y'). 'digits2styled_a' and
+  'digits2styled_b' are the one-domain views with splits 'train' and 'test' (what a classifier of
+  one domain trains on). testB[i] = T(testA[i]).
+  """
+  if name in builders.DOMAIN_DATASETS:
+    views = builders.DOMAIN_DATASETS[name]
+    if split not in views:
+      raise UserError(f'dataset.split: {name!r} has no split {split!r}; use one of {sorted(views)}.')
+    dataset = _load_digits2styled('digits2styled', views[split], data_dir, resolution)
+    return dataclasses.replace(dataset, name=name, split=split)
+  if split not in TWO_DOMAIN_SPLITS:
+    raise UserError(f'dataset.split: {name!r} has no split {split!r}; use one of '
+                    f'{list(TWO_DOMAIN_SPLITS)}.')
+  source = 'test' if split.startswith('test') else 'train'
+  digits = _load_embedded('digits', source, data_dir, resolution)
+  arrays = digits.all()
+  x, y = arrays['x'], arrays['y']
+  if source == 'train':
+    pos = {d: builders.digits2styled_train_positions(d) for d in 'AB'}
+    a, y_a = x[pos['A']], y[pos['A']]
+    b, y_b = builders.style_transform(x[pos['B']]), y[pos['B']]
+  else:
+    a, y_a, b, y_b = x, y, builders.style_transform(x), y
+  if split == 'train':
+    arrays = {'a': a, 'b': b, 'y_a': y_a, 'y_b': y_b}
+  elif split.endswith('A'):
+    arrays = {'x': a, 'y': y_a}
+  else:
+    arrays = {'x': b, 'y': y_b}
+  first = arrays['a' if split == 'train' else 'x']
+  return Dataset(
+      name=name, kind='image', example_shape=tuple(first.shape[1:]), num_examples=len(first),
+      num_classes=digits.num_classes, split=split, data_dir=digits.data_dir,
+      resolution=resolution, reader=_ArrayReader(arrays))
+
+
 def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None,
                  resolution: int | None = None) -> Dataset:
   """Opens one split of a dataset for random-access, preprocessed reads.
@@ -351,5 +397,7 @@ def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None
     data_dir = os.path.expanduser(os.fspath(data_dir))
   if name in builders.BUILDERS:
     return _load_embedded(name, split, data_dir, resolution)
+  if name in builders.TWO_DOMAIN_DATASETS or name in builders.DOMAIN_DATASETS:
+    return _load_digits2styled(name, split, data_dir, resolution)
   return _load_prepared(name, split, data_dir, resolution)
 
