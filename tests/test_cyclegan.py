@@ -25,6 +25,7 @@ def tiny(data_dir: str, num_steps: int = 4):
   config.dataset.resolution = 8
   config.model.g_width, config.model.g_blocks, config.model.d_width = 4, 1, 4
   config.loss.pool_size = 3
+  config.loss.identity = True  # the paper's default (the digits experiment switches it off)
   config.train.num_steps, config.train.batch_size = num_steps, 4
   config.log_every = config.sample_every = config.checkpoint_every = 2
   config.num_sample_images = 4
