@@ -113,6 +113,12 @@ def require(cond: bool, field: str, message: str) -> None:
     raise UserError(f"{field}: {message}")
 
 
+def require_sections(config, *names: str) -> None:
+  """Raises `UserError` naming the first of the top-level sections `names` the config lacks."""
+  for name in names:
+    require(name in config, name, "missing from the config")
+
+
 def field_value(config, field: str):
   """The value of a dotted field, e.g. ``'model.arch'``."""
   value = config
@@ -165,8 +171,7 @@ def check_directory(path, field: str) -> None:
 
 def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   """Raises `UserError` naming the first bad field of the sections every family shares."""
-  for field in ("seed", "dataset", "train"):
-    require(field in config, field, "missing from the config")
+  require_sections(config, "seed", "dataset", "train")
   require_one_of(config, "parallel.backend", BACKENDS)
   parse_compiler_options(config.parallel.get("cpu_compiler_options", ""))
   require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",

@@ -305,9 +305,7 @@ def _edit_real_images(config, workdir, family, state, target, classify, render, 
   test = load_config_dataset(config, split="test").all()
   keep = np.flatnonzero(test["y"] != target)[:int(e.num_samples)]
   x, y = test["x"][keep], test["y"][keep]
-  encode = jax.jit(lambda im: family.encode(state, im)[0])
-  z0 = np.concatenate([np.asarray(encode(jnp.asarray(x[i:i + 256])))
-                       for i in range(0, len(x), 256)])
+  z0 = _batched(jax.jit(lambda im: family.encode(state, im)[0]), int(e.batch_size), x)
   probs0 = classify(z0, None)[2]
   z1 = ascend(z0)[:, -1]
   probs1 = classify(z1, None)[2]

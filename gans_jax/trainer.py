@@ -340,7 +340,7 @@ class _Run:
       values = _log_metrics(metrics, done, self.num_seeds, self.ckpt.describe)
       if due(c.log_every):
         now = time.perf_counter()
-        self.log.append({"step": done, **{k: v for k, v in values.items()},
+        self.log.append({"step": done, **values,
                          "steps_per_s": (done - timer[1]) / max(now - timer[0], 1e-9)})
         timer[:] = [now, done]
         if self.bar is not None:

@@ -19,6 +19,8 @@ import numpy as np
 from flax.training import train_state
 
 from gans_jax.data import Dataset, load_dataset
+from gans_jax.errors import UserError
+from gans_jax.nets import dcgan
 
 
 class TrainState(train_state.TrainState):
@@ -101,6 +103,14 @@ def load_config_dataset(config: ml_collections.ConfigDict, split: str = "train",
   res = config.dataset.resolution if resolution == -1 else resolution
   return load_dataset(config.dataset.name, split=split, data_dir=config.dataset.data_dir,
                       resolution=res)
+
+
+def require_dcgan_resolution(config: ml_collections.ConfigDict) -> None:
+  """`dataset.resolution` must be one the DCGAN-shaped networks are built for (UserError otherwise)."""
+  try:
+    dcgan.num_stages(config.dataset.resolution)
+  except (ValueError, TypeError) as e:
+    raise UserError(f"dataset.resolution: {e} (dcgan)") from None
 
 
 def all_finite(tree) -> bool:

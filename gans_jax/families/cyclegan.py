@@ -49,7 +49,7 @@ import optax
 from ml_collections import config_dict
 
 from gans_jax import losses, metrics
-from gans_jax.configs import base_config, require
+from gans_jax.configs import base_config, require, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.families.classifier import load_classifier
@@ -106,8 +106,7 @@ def default_config() -> ml_collections.ConfigDict:
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   """Raises `UserError` naming the first bad CycleGAN field."""
   del num_devices
-  for field in ("model", "loss", "optimizer"):
-    require(field in config, field, "missing from the config")
+  require_sections(config, "model", "loss", "optimizer")
   m, loss = config.model, config.loss
   for field in ("g_width", "g_blocks", "d_width", "d_layers"):
     require(isinstance(m[field], int) and m[field] >= (0 if field in ("g_blocks", "d_layers") else 1),

@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 from gans_jax import losses, nets
-from gans_jax.configs import base_config, require, require_one_of
+from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
@@ -105,8 +105,7 @@ def default_config() -> ml_collections.ConfigDict:
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   """Raises `UserError` naming the first bad GAN field of `config`."""
   del num_devices
-  for field in ("model", "loss", "optimizer"):
-    require(field in config, field, "missing from the config")
+  require_sections(config, "model", "loss", "optimizer")
   m, loss = config.model, config.loss
   require_one_of(config, "model.arch", ARCHS)
   require_one_of(config, "loss.name", tuple(LOSSES))
@@ -119,10 +118,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require(config.train.n_critic >= 1, "train.n_critic", f"must be >= 1, got {config.train.n_critic}")
   require(m.z_dim >= 1, "model.z_dim", f"must be >= 1, got {m.z_dim}")
   if m.arch == "dcgan":
-    try:
-      dcgan.num_stages(config.dataset.resolution)
-    except (ValueError, TypeError) as e:
-      raise UserError(f"dataset.resolution: {e} (dcgan)") from None
+    base.require_dcgan_resolution(config)
   require(loss.gp_weight >= 0, "loss.gp_weight", f"must be >= 0, got {loss.gp_weight}")
   require(loss.clip >= 0, "loss.clip", f"must be >= 0, got {loss.clip}")
   require(not (loss.gp_weight > 0 and m.d_norm == "batch"), "model.d_norm",

@@ -27,7 +27,7 @@ import ml_collections
 import numpy as np
 
 from gans_jax import losses, nets
-from gans_jax.configs import base_config, require, require_one_of
+from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.nets import dcgan
@@ -80,7 +80,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def check_model_config(config: ml_collections.ConfigDict) -> None:
-  require("model" in config, "model", "missing from the config")
+  require_sections(config, "model")
   m = config.model
   require_one_of(config, "model.arch", ARCHS)
   require_one_of(config, "model.e_norm", dcgan.NORMS)
@@ -88,16 +88,13 @@ def check_model_config(config: ml_collections.ConfigDict) -> None:
   require_one_of(config, "model.conditional", CONDITIONINGS)
   require(m.z_dim >= 1, "model.z_dim", f"must be >= 1, got {m.z_dim}")
   if m.arch == "dcgan":
-    try:
-      dcgan.num_stages(config.dataset.resolution)
-    except (ValueError, TypeError) as e:
-      raise UserError(f"dataset.resolution: {e} (dcgan)") from None
+    base.require_dcgan_resolution(config)
 
 
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   del num_devices
   check_model_config(config)
-  require("loss" in config, "loss", "missing from the config")
+  require_sections(config, "loss")
   require_one_of(config, "loss.likelihood", LIKELIHOODS)
   require(config.loss.beta >= 0, "loss.beta", f"must be >= 0, got {config.loss.beta}")
   require(not (config.loss.learn_scale and config.loss.likelihood != "gaussian"),

@@ -169,6 +169,29 @@ class DCGANGenerator(nn.Module):
     return jnp.tanh(x)
 
 
+def discriminator_trunk(module: nn.Module, x: jnp.ndarray, train: bool) -> jnp.ndarray:
+  """The DCGAN discriminator's conv stack, built inside `module`'s compact call.
+
+  Strided 4x4 convs with LeakyReLU(0.2) and `module.norm` after every conv but
+  the first; returns the flattened last-stage features [B, F]. `module` gives
+  resolution, width, norm, axis_name and conv_impl. The layers are created in
+  the caller's scope, so every module that uses the trunk (the discriminator,
+  the VAE encoder) has the same parameter names: Conv_i, BatchNorm_j / LayerNorm_j.
+  """
+  for i in range(num_stages(module.resolution)):
+    # Named as flax.linen.Conv's, so both conv_impl share checkpoints.
+    x = Conv4x4s2(module.width * 2**i, use_bias=(i == 0 or module.norm == "none"),
+                  impl=module.conv_impl, name=f"Conv_{i}")(x)
+    if i > 0 and module.norm == "batch":
+      x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                       axis_name=module.axis_name if train else None)(x)
+    elif i > 0 and module.norm == "layer":
+      # Normalises each example over (H, W, C): no coupling across the batch.
+      x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)
+    x = nn.leaky_relu(x, negative_slope=0.2)
+  return x.reshape((x.shape[0], -1))
+
+
 class DCGANDiscriminator(nn.Module):
   """images [B, R, R, C] -> (scores [B], features [B, F])."""
   resolution: int = 32
@@ -181,18 +204,6 @@ class DCGANDiscriminator(nn.Module):
   def __call__(self, x: jnp.ndarray, train: bool = True):
     if self.norm not in NORMS:
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
-    stages = num_stages(self.resolution)
-    for i in range(stages):
-      # Named as flax.linen.Conv's, so both conv_impl share checkpoints.
-      x = Conv4x4s2(self.width * 2**i, use_bias=(i == 0 or self.norm == "none"),
-                    impl=self.conv_impl, name=f"Conv_{i}")(x)
-      if i > 0 and self.norm == "batch":
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         axis_name=self.axis_name if train else None)(x)
-      elif i > 0 and self.norm == "layer":
-        # Normalises each example over (H, W, C): no coupling across the batch.
-        x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)
-      x = nn.leaky_relu(x, negative_slope=0.2)
-    features = x.reshape((x.shape[0], -1))
+    features = discriminator_trunk(self, x, train)
     scores = nn.Dense(1)(features)[:, 0]
     return scores, features

@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gans_jax.nets.dcgan import CONV_IMPLS, NORMS, Conv4x4s2, num_stages
+from gans_jax.nets.dcgan import CONV_IMPLS, NORMS, discriminator_trunk
 from gans_jax.nets.mlp import _activation
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh")
@@ -57,22 +57,12 @@ class DCGANEncoder(nn.Module):
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
     if self.conv_impl not in CONV_IMPLS:
       raise ValueError(f"conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}")
-    stages = num_stages(self.resolution)
     chex.assert_rank(x, 4)
     if x.shape[1:3] != (self.resolution, self.resolution):
       raise ValueError(f"images must be {self.resolution}x{self.resolution}, got shape {x.shape}")
-    # DCGANDiscriminator's trunk, with its module names (Conv_i, BatchNorm_j,
-    # LayerNorm_j), so the two share checkpoints of these layers.
-    for i in range(stages):
-      x = Conv4x4s2(self.width * 2**i, use_bias=(i == 0 or self.norm == "none"),
-                    impl=self.conv_impl, name=f"Conv_{i}")(x)
-      if i > 0 and self.norm == "batch":
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         axis_name=self.axis_name if train else None)(x)
-      elif i > 0 and self.norm == "layer":
-        x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)
-      x = nn.leaky_relu(x, negative_slope=0.2)
-    features = x.reshape((x.shape[0], -1))
+    # DCGANDiscriminator's trunk, with its module names, so the two share
+    # checkpoints of these layers.
+    features = discriminator_trunk(self, x, train)
     mean = nn.Dense(self.z_dim, name="mean")(features)
     log_var = nn.Dense(self.z_dim, name="log_var")(features)
     return mean, log_var
