@@ -35,7 +35,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.dataset = ml_collections.ConfigDict()
   config.dataset.name = "digits"
   config.dataset.data_dir = config_dict.placeholder(str)  # None: ~/tensorflow_datasets
-  config.dataset.resolution = 16
+  # An image side, or None (2-D points, native size). A typed reference, so an
+  # experiment that sets None can still be overridden: --config.dataset.resolution=8.
+  config.dataset.resolution = config_dict.FieldReference(16, field_type=int)
   # Datasets up to this size (float32 bytes) live on the device and batches are
   # drawn inside the compiled step; larger ones stream from the host.
   config.dataset.max_resident_mb = 512
