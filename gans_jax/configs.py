@@ -220,8 +220,11 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
 
 # Fields whose change makes a saved state mean something else (or not fit the
 # networks at all): resuming or evaluating a checkpoint with another value is refused.
-STATE_FIELDS = re.compile(r"family$|model\.|loss\.(name|likelihood)$|dataset\.(name|resolution)$"
-                          r"|optimizer\.(.+\.)?name$|train\.num_seeds$")
+# model.conv_impl is not one: every form computes the same function with the same
+# parameters ('auto' on a CPU saves 'winograd', and may resume on a GPU as 'xla').
+STATE_FIELDS = re.compile(r"family$|model\.(?!conv_impl$)|loss\.(name|likelihood)$"
+                          r"|dataset\.(name|resolution)$|optimizer\.(.+\.)?name$"
+                          r"|train\.num_seeds$")
 
 
 def _flatten(tree, prefix: str = "") -> dict:

@@ -15,6 +15,7 @@ resumed run draws exactly the numbers an uninterrupted one would.
 """
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from gans_jax.configs import CONFIG_FILE, describe_changes, parse_compiler_optio
 from gans_jax.data.streaming import StreamedBatches
 from gans_jax.errors import UserError
 from gans_jax.families.base import all_finite, load_config_dataset, network_states, step_of
+from gans_jax.nets.dcgan import resolve_conv_impl
 from gans_jax.signals import GracefulStop
 
 
@@ -114,6 +116,16 @@ class DataFeed:
       return self.runner.put_data(self.stream(step))
     batches = [self.stream(step + i) for i in range(fused_steps)]
     return self.runner.put_data(jax.tree.map(lambda *b: np.stack(b), *batches), fused=True)
+
+
+def resolve_platform_choices(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`config`, or a copy with `model.conv_impl='auto'` replaced by the form that runs on this
+  platform (`nets.dcgan.resolve_conv_impl`), so config.json records what ran."""
+  if "model" not in config or config.model.get("conv_impl") != "auto":
+    return config
+  config = copy.deepcopy(config)
+  config.model.conv_impl = resolve_conv_impl("auto")
+  return config
 
 
 def resident_fits(config, dataset) -> bool:
@@ -227,6 +239,7 @@ class _Run:
   """One training run's pieces, built by `train_and_evaluate` and driven by `_loop`."""
 
   def __init__(self, config, workdir: str, progress: bool):
+    config = resolve_platform_choices(config)
     self.config, self.workdir = config, workdir
     # Multi-host: every process trains; only process 0 writes logs, samples and
     # evaluations (orbax coordinates the checkpoint writes of all processes).

@@ -60,3 +60,13 @@ def test_every_none_field_of_every_experiment_takes_a_command_line_value(path):
     for part in name.split("."):
       node = node[part]
     assert node == value, name
+
+
+def test_conv_impl_may_change_on_resume_but_other_model_fields_may_not():
+  """A run saved as 'xla' on a GPU resumes here as 'winograd' (same function, same parameters)."""
+  from gans_jax import configs
+  from gans_jax.errors import UserError
+  configs.check_resumable({"model.conv_impl": ["xla", "winograd"]}, "config.json")
+  with pytest.raises(UserError, match=r"model\.d_width"):
+    configs.check_resumable({"model.conv_impl": ["xla", "winograd"], "model.d_width": [8, 16]},
+                            "config.json")

@@ -175,3 +175,28 @@ def test_dcgan_conv_impls_give_the_same_networks():
     chex.assert_trees_all_equal(g.init(jax.random.PRNGKey(1), z, train=False), v)
     chex.assert_trees_all_close(g.apply(v, z, train=False), gens[0].apply(v, z, train=False),
                                 atol=1e-5)
+
+
+@pytest.mark.parametrize("platform,expected", [("cpu", "winograd"), ("gpu", "xla"), ("tpu", "xla")])
+def test_auto_conv_impl_is_winograd_on_cpus_and_xla_on_gpus_and_tpus(platform, expected):
+  assert dcgan.resolve_conv_impl("auto", platform) == expected
+  for impl in dcgan.CONV_IMPLS:  # an explicit choice is kept on every platform
+    assert dcgan.resolve_conv_impl(impl, platform) == impl
+
+
+def test_default_conv_impl_runs_the_winograd_forms_on_this_cpu(monkeypatch):
+  """The networks' default is 'auto'; on the CPU the Winograd forms are what they trace."""
+  assert jax.default_backend() == "cpu"
+  assert dcgan.resolve_conv_impl("auto") == "winograd"
+  calls = []
+  for name in ("conv4x4s2", "conv_transpose4x4s2"):
+    fn = getattr(dcgan.winograd, name)
+    monkeypatch.setattr(dcgan.winograd, name,
+                        lambda *a, fn=fn, name=name: calls.append(name) or fn(*a))
+  g = nets.DCGANGenerator(resolution=16, width=8)
+  d = nets.DCGANDiscriminator(resolution=16, width=8)
+  assert g.conv_impl == d.conv_impl == "auto"
+  x = jax.eval_shape(lambda: g.init_with_output(jax.random.PRNGKey(0), jnp.zeros((2, 8)),
+                                                train=False)[0])
+  jax.eval_shape(lambda: d.init(jax.random.PRNGKey(0), jnp.zeros(x.shape), train=False))
+  assert set(calls) == {"conv4x4s2", "conv_transpose4x4s2"}

@@ -64,7 +64,10 @@ def test_every_experiment_trains_and_writes_its_outputs(name, data_dir, tmp_path
     assert "gp" in rows[0]
   assert sorted(os.listdir(tmp_path / "samples")) == ["step_0000002.png", "step_0000004.png"]
   assert (tmp_path / "losses.png").exists()
-  assert json.load(open(tmp_path / "config.json"))["loss"]["name"] == config.loss.name
+  saved = json.load(open(tmp_path / "config.json"))
+  assert saved["loss"]["name"] == config.loss.name
+  # model.conv_impl 'auto' (the default) is saved as what ran: Winograd on this CPU.
+  assert config.model.conv_impl == "auto" and saved["model"]["conv_impl"] == "winograd"
   assert sorted(int(s) for s in os.listdir(tmp_path / "checkpoints") if s.isdigit()) == [2, 4]
 
 

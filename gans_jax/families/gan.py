@@ -69,10 +69,11 @@ def default_config() -> ml_collections.ConfigDict:
   config.model.g_width = 64           # dcgan: channels of the last generator stage
   config.model.d_width = 64           # dcgan: channels of the first discriminator stage
   config.model.d_norm = "batch"       # batch | layer | none
-  # dcgan: how 4x4 stride-2 (transposed) convs run: winograd (F(2x2, 2x2):
+  # dcgan: how 4x4 stride-2 (transposed) convs run: auto (winograd on CPUs,
+  # xla on GPUs/TPUs; config.json records the choice) | winograd (F(2x2, 2x2):
   # 9/16 of gemm's multiply-adds, fastest on XLA:CPU) | gemm (im2col /
   # sub-pixel matrix products) | xla (lax convolutions). Same function.
-  config.model.conv_impl = "winograd"
+  config.model.conv_impl = "auto"
   config.model.g_hidden = (256, 256)  # mlp
   config.model.d_hidden = (256, 256)  # mlp
   config.model.g_batch_norm = False   # mlp
@@ -112,7 +113,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require_one_of(config, "model.d_norm", dcgan.NORMS)
   require_one_of(config, "model.d_activation", mlp.D_ACTIVATIONS)
   require_one_of(config, "model.conditional", CONDITIONINGS)
-  require_one_of(config, "model.conv_impl", dcgan.CONV_IMPLS)
+  require_one_of(config, "model.conv_impl", dcgan.CONV_IMPL_CHOICES)
   check_optimizer_config(config.optimizer.g, "optimizer.g")
   check_optimizer_config(config.optimizer.d, "optimizer.d")
   require(config.train.n_critic >= 1, "train.n_critic", f"must be >= 1, got {config.train.n_critic}")

@@ -56,7 +56,7 @@ def add_model_config(config: ml_collections.ConfigDict) -> None:
   config.model.e_width = 32          # dcgan: channels of the encoder's first stage
   config.model.g_width = 32          # dcgan: channels of the decoder's last stage
   config.model.e_norm = "batch"      # encoder normalisation: batch | layer | none
-  config.model.conv_impl = "winograd"
+  config.model.conv_impl = "auto"    # as the GAN's: auto | winograd | gemm | xla
   config.model.e_hidden = (256, 256)  # mlp
   config.model.g_hidden = (256, 256)  # mlp
   config.model.conditional = "none"  # none | concat: decoder p(x | z, y) on labelled images
@@ -84,7 +84,7 @@ def check_model_config(config: ml_collections.ConfigDict) -> None:
   m = config.model
   require_one_of(config, "model.arch", ARCHS)
   require_one_of(config, "model.e_norm", dcgan.NORMS)
-  require_one_of(config, "model.conv_impl", dcgan.CONV_IMPLS)
+  require_one_of(config, "model.conv_impl", dcgan.CONV_IMPL_CHOICES)
   require_one_of(config, "model.conditional", CONDITIONINGS)
   require(m.z_dim >= 1, "model.z_dim", f"must be >= 1, got {m.z_dim}")
   if m.arch == "dcgan":

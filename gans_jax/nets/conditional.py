@@ -70,7 +70,7 @@ class ConditionalDCGANGenerator(nn.Module):
   width: int = 64
   num_classes: int = 10
   axis_name: str | None = None
-  conv_impl: str = "winograd"  # see gans_jax.nets.dcgan
+  conv_impl: str = "auto"  # see gans_jax.nets.dcgan
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, labels: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -97,7 +97,7 @@ class _ConditionalDiscriminator(nn.Module):
   norm: str = "batch"
   num_classes: int = 10
   axis_name: str | None = None
-  conv_impl: str = "winograd"  # see gans_jax.nets.dcgan
+  conv_impl: str = "auto"  # see gans_jax.nets.dcgan
 
   def _trunk(self) -> DCGANDiscriminator:
     return DCGANDiscriminator(resolution=self.resolution, width=self.width, norm=self.norm,

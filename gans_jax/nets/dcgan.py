@@ -26,13 +26,17 @@ the parameters and their names are the same either way):
   which WGAN-GP's penalty differentiates again) run far below GEMM speed, and
   the dilated form also multiplies 3 zeros for every useful tap; in the 'gemm'
   form every derivative is again slices, pads and matrix products.
-* ``'winograd'`` (default): the 'gemm' form's matrix products with 9/16 of
+* ``'winograd'``: the 'gemm' form's matrix products with 9/16 of
   the multiply-adds, by Winograd's F(2x2, 2x2) (`gans_jax.nets.winograd`), for
   strided convs whose input has H, W multiples of 4 and at least 8 channels
   and for transposed convs with at least 8 output channels; other layers (the
   image-channel ones) take the 'gemm' or 'xla' form as before. Equal to the
   others up to float32 rounding (not bit-equal). Reverse mode of any order;
   no forward mode (`jax.jvp`): use 'gemm' for that.
+* ``'auto'`` (default): 'winograd' on CPUs, 'xla' on GPUs and TPUs
+  (`resolve_conv_impl`). The rewrites above answer XLA:CPU's slow dilated
+  convolutions; on GPUs and TPUs cuDNN and the TPU compiler implement
+  convolutions directly (the rewrites were measured on CPUs only).
 
 See benchmarks/throughput.py and docs/benchmarks.md for the measured effect.
 """
@@ -40,6 +44,7 @@ See benchmarks/throughput.py and docs/benchmarks.md for the measured effect.
 import math
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -47,6 +52,7 @@ from gans_jax.nets import winograd
 
 NORMS = ("batch", "layer", "none")
 CONV_IMPLS = ("gemm", "winograd", "xla")
+CONV_IMPL_CHOICES = ("auto",) + CONV_IMPLS  # 'auto': one of CONV_IMPLS by platform
 _DN = ("NHWC", "HWIO", "NHWC")
 
 # Sub-pixel phases of a 4x4, stride-2, SAME transposed convolution (flax's
@@ -92,11 +98,25 @@ def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   return out.reshape(b, 2 * h, 2 * w, -1)
 
 
+def resolve_conv_impl(impl: str, platform: str | None = None) -> str:
+  """The form `impl` names on `platform`: 'auto' is 'winograd' on 'cpu' and 'xla' elsewhere
+  ('gpu', 'tpu'); 'gemm', 'winograd' and 'xla' are themselves.
+
+  Args:
+    impl: one of CONV_IMPL_CHOICES.
+    platform: a JAX platform name; None: `jax.default_backend()`, where the networks run.
+  """
+  if impl != "auto":
+    return impl
+  platform = jax.default_backend() if platform is None else platform
+  return "winograd" if platform == "cpu" else "xla"
+
+
 class _Conv4x4s2Base(nn.Module):
   """Kernel [4, 4, C, O] (lecun_normal) and optional bias (zeros): flax's Conv/ConvTranspose params."""
   features: int
   use_bias: bool = True
-  impl: str = "winograd"
+  impl: str = "auto"
 
   def _conv(self, x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
     raise NotImplementedError
@@ -115,9 +135,10 @@ class Conv4x4s2(_Conv4x4s2Base):
   """A 4x4 stride-2 SAME convolution with `flax.linen.Conv`'s parameters and init."""
 
   def _conv(self, x, kernel):
-    if self.impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
+    impl = resolve_conv_impl(self.impl)
+    if impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
       return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
-    if self.impl == "winograd" and x.shape[1] % 4 == 0 and x.shape[2] % 4 == 0 and x.shape[3] >= 8:
+    if impl == "winograd" and x.shape[1] % 4 == 0 and x.shape[2] % 4 == 0 and x.shape[3] >= 8:
       return winograd.conv4x4s2(x, kernel)
     return conv4x4s2(x, kernel)
 
@@ -128,9 +149,10 @@ class ConvTranspose4x4s2(_Conv4x4s2Base):
   form, which is faster there (measured)."""
 
   def _conv(self, x, kernel):
-    if self.impl == "xla" or self.features < 8:
+    impl = resolve_conv_impl(self.impl)
+    if impl == "xla" or self.features < 8:
       return lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
-    if self.impl == "winograd" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+    if impl == "winograd" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
       return winograd.conv_transpose4x4s2(x, kernel)
     return conv_transpose4x4s2(x, kernel)
 
@@ -149,7 +171,7 @@ class DCGANGenerator(nn.Module):
   channels: int = 1
   width: int = 64
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
-  conv_impl: str = "winograd"   # winograd | gemm | xla (same function and parameters; see above)
+  conv_impl: str = "auto"   # auto | winograd | gemm | xla (same function and parameters; see above)
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -198,7 +220,7 @@ class DCGANDiscriminator(nn.Module):
   width: int = 64
   norm: str = "batch"
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
-  conv_impl: str = "winograd"   # winograd | gemm | xla (same function and parameters; see above)
+  conv_impl: str = "auto"   # auto | winograd | gemm | xla (same function and parameters; see above)
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):

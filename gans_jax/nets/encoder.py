@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gans_jax.nets.dcgan import CONV_IMPLS, NORMS, discriminator_trunk
+from gans_jax.nets.dcgan import CONV_IMPL_CHOICES, NORMS, discriminator_trunk
 from gans_jax.nets.mlp import _activation
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh")
@@ -41,7 +41,7 @@ class DCGANEncoder(nn.Module):
     norm: 'batch', 'layer' or 'none', after every conv but the first.
     axis_name: BatchNorm statistics across replicas (pmap/shard_map) in
       training mode.
-    conv_impl: 'winograd', 'gemm' or 'xla': the same function and parameters
+    conv_impl: 'auto', 'winograd', 'gemm' or 'xla': the same function and parameters
       (see `gans_jax.nets.dcgan`).
   """
   resolution: int = 32
@@ -49,14 +49,14 @@ class DCGANEncoder(nn.Module):
   width: int = 64
   norm: str = "batch"
   axis_name: str | None = None
-  conv_impl: str = "winograd"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
     if self.norm not in NORMS:
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
-    if self.conv_impl not in CONV_IMPLS:
-      raise ValueError(f"conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}")
+    if self.conv_impl not in CONV_IMPL_CHOICES:
+      raise ValueError(f"conv_impl must be one of {CONV_IMPL_CHOICES}, got {self.conv_impl!r}")
     chex.assert_rank(x, 4)
     if x.shape[1:3] != (self.resolution, self.resolution):
       raise ValueError(f"images must be {self.resolution}x{self.resolution}, got shape {x.shape}")
