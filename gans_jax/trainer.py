@@ -35,6 +35,7 @@ from gans_jax.errors import UserError
 from gans_jax.families.base import all_finite, load_config_dataset, network_states, step_of
 from gans_jax.nets.dcgan import resolve_conv_impl
 from gans_jax.signals import GracefulStop
+from gans_jax.tensorboard_log import EventLog, sample_tag
 
 
 class TrainingDiverged(RuntimeError):
@@ -153,10 +154,11 @@ def write_rows(path: str, rows: list) -> None:
 
 
 class MetricsLog:
-  """metrics.jsonl: rows trimmed to the restored step, one appended per log step."""
+  """metrics.jsonl: rows trimmed to the restored step, one appended per log step (and, with
+  `events`, each row's numbers as TensorBoard scalars ``train/<key>``)."""
 
-  def __init__(self, path: str, start: int, enabled: bool):
-    self.path, self.enabled = path, enabled
+  def __init__(self, path: str, start: int, enabled: bool, events: EventLog | None = None):
+    self.path, self.enabled, self.events = path, enabled, events
     self.rows = read_rows(path, start)
     if enabled:
       write_rows(path, self.rows)
@@ -166,10 +168,15 @@ class MetricsLog:
     if self.enabled:
       with open(self.path, "a") as f:
         f.write(json.dumps(row) + "\n")
+    if self.events is not None:
+      self.events.scalars("train", row)
 
 
 class Outputs:
-  """Sample grids, loss plots and in-training evaluation rows of process 0."""
+  """Sample grids, loss plots and in-training evaluation rows of process 0 (also as
+  TensorBoard images and ``eval/<key>`` scalars, once `events` is set)."""
+
+  events: EventLog | None = None
 
   def __init__(self, config, workdir: str, family, dataset, sample_key, start: int):
     self.workdir, self.family, self.dataset = workdir, family, dataset
@@ -196,6 +203,8 @@ class Outputs:
         plots.save_image_grid(np.asarray(out), path, ncols=ncols)
       else:
         plots.save_scatter(np.asarray(out), path, reference=self.real_points)
+      if self.events is not None:
+        self.events.image(sample_tag(prefix), path, step)
     plots.save_metric_plot(history, os.path.join(self.workdir, "losses.png"))
 
   def evaluate(self, state) -> None:
@@ -204,6 +213,8 @@ class Outputs:
            **self.evaluator(state, self.eval_key, self.eval_num, self.truncation)}
     self.eval_rows.append(row)
     write_rows(self.eval_path, self.eval_rows)
+    if self.events is not None:
+      self.events.scalars("eval", row)
     keys = [k for k in ("fid", "precision", "recall", "modes", "high_quality", "reverse_kl")
             if k in row]
     plots.save_metric_plot(self.eval_rows, os.path.join(self.workdir, "eval.png"), keys=keys)
@@ -248,7 +259,7 @@ class _Run:
     # Before any slow work: the workdir can be written and no other run uses it
     # (process 0 locks it; the others share its filesystem or have their own).
     self.lock, created = prepare_workdir(workdir, lock=self.is_main)
-    self.ckpt = self.bar = None
+    self.ckpt = self.bar = self.events = None
     try:
       self._start(config, workdir, progress, fam_cls)
     except BaseException:
@@ -289,9 +300,14 @@ class _Run:
     self.feed = DataFeed(config, self.dataset, self.family, self.runner, resident)
     self.pstate = self.runner.put_state(state)
     del state  # from here on the runner's copy is the state; its buffers get donated
-    self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main)
     self.outputs = (Outputs(config, workdir, self.family, self.dataset, sample_key, self.start)
                     if self.is_main else None)
+    # After the last check that can refuse the run; event files in the workdir, for TensorBoard.
+    self.events = EventLog(workdir, self.start) if self.is_main else None
+    if self.outputs is not None:
+      self.outputs.events = self.events
+    self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main,
+                          self.events)
     if progress and self.is_main:
       from tqdm import tqdm
       self.bar = tqdm(total=config.train.num_steps, initial=self.start, unit="step",
@@ -369,6 +385,9 @@ class _Run:
   def close(self) -> None:
     if self.bar is not None:
       self.bar.close()
+    if self.events is not None:
+      self.events.close()
+      self.events = None
     try:
       if self.ckpt is not None:
         self.ckpt.close()  # waits for any save in progress to be committed
