@@ -5,6 +5,7 @@
   python benchmarks/throughput.py --workload dcgan_wgan_gp_32 --steps 5
   python benchmarks/throughput.py --workload pacgan_mlp --steps 2000
   python benchmarks/throughput.py --configs gan_mlp --ring_seeds 10   # + the full 10-seed ring run
+  python benchmarks/throughput.py --configs dcgan --stream --ring_seeds 0  # resident vs streamed
 
 Workloads are the two rows of the speed table in issue 6, measured on the
 same networks and batch as the PyTorch reference:
@@ -15,7 +16,7 @@ same networks and batch as the PyTorch reference:
   3x200 maxout critic), batch 100, one D and one G update per step
   (reference: PyTorch 45 steps/s, goal >= 70 steps/s).
 
-Each measurement ends with one JSON line ``{"workload" (or "config"),
+Each measurement ends with one JSON line ``{"workload" (or "config"), "streamed",
 "devices", "compile_s", "steps_per_s", "images_per_s", "gflop_per_s", ...}``.
 ``--devices 1 4`` adds rows on 4 forced host devices
 (``XLA_FLAGS=--xla_force_host_platform_device_count=4``, in a child process,
@@ -29,6 +30,13 @@ GFLOP/s is XLA's cost-analysis FLOP count of one compiled step (all devices)
 times the measured steps/s. ``--steps_per_call K`` fuses K steps into one
 call (`train.steps_per_call`); steps/s always counts training steps.
 
+``--stream`` times each config twice in one process: its dataset on the devices (each update
+draws its batch inside the compiled step; ``"streamed": false``), then forced to stream from the
+host as a dataset over ``dataset.max_resident_mb`` would (``"streamed": true``): batches drawn by
+`StreamedBatches`, read and put on the devices ``dataset.prefetch_batches`` calls ahead on a
+background thread (`gans_jax.data.prefetch`); ``--config.``-style overrides are not taken, so edit
+the config or use ``--steps_per_call``.
+
 After the configs (when gan_mlp is among them), the ring benchmark: the wall
 time of one whole `experiments/gan_mlp.py` run on ring8 with ``--ring_seeds``
 (default 10) replicas vmapped in one program, as `launch.py` runs it with
@@ -38,6 +46,7 @@ included), printed with one JSON line ``{"ring_benchmark", "seeds", "steps",
 """
 
 import argparse
+import copy
 import glob
 import importlib
 import json
@@ -71,7 +80,10 @@ def workload_config(name: str):
   raise SystemExit(f"error: --workload: {name!r} is not one of {', '.join(WORKLOADS)}")
 
 
-def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) -> dict:
+def measure(config, label: dict, steps: int, num_devices: int, data_dir=None,
+            streamed: bool = False) -> dict:
+  """One row: `config` timed with its dataset on the devices, or `streamed` from the host
+  (batches read and put on the devices `dataset.prefetch_batches` calls ahead, as in training)."""
   import jax
   import numpy as np
 
@@ -87,12 +99,18 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
   dataset = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir,
                          resolution=config.dataset.resolution)
   family, runner = trainer.make_runner(
-      config, lambda axis: gan.GAN(config, dataset, axis), resident=True, devices=devices)
+      config, lambda axis: gan.GAN(config, dataset, axis), resident=not streamed,
+      devices=devices)
   init_key, train_key, _ = trainer.seed_keys(config.seed)
   state = runner.put_state(family.init_state(init_key))
-  data = runner.put_data({"x": dataset.all()["x"]})
   per_call = config.train.steps_per_call
   fused = per_call > 1
+  calls = max(1, steps // per_call)
+  # The feed's calls: one warm-up, then the timed ones.
+  plan = [(i * per_call, per_call if fused else 0) for i in range(calls + 1)]
+  feed = trainer.DataFeed(config, dataset, family, runner, resident=not streamed, calls=plan,
+                          prefetch=config.dataset.prefetch_batches)
+  data = feed(*plan[0])
 
   t0 = time.perf_counter()
   compiled = runner.compile(state, data, train_key, fused=fused)
@@ -109,17 +127,19 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None) ->
   # fused call come from the one-step program.
   flops = step_flops(runner.compile(state, data, train_key) if fused else compiled)
 
-  state, metrics = compiled(state, data, train_key)  # warm-up
-  jax.block_until_ready(metrics)
-  calls = max(1, steps // per_call)
-  t0 = time.perf_counter()
-  for _ in range(calls):
-    state, metrics = compiled(state, data, train_key)
-  jax.block_until_ready((state, metrics))
-  elapsed = time.perf_counter() - t0
+  try:
+    state, metrics = compiled(state, data, train_key)  # warm-up
+    jax.block_until_ready(metrics)
+    t0 = time.perf_counter()
+    for call in plan[1:]:
+      state, metrics = compiled(state, feed(*call), train_key)
+    jax.block_until_ready((state, metrics))
+    elapsed = time.perf_counter() - t0
+  finally:
+    feed.close()
   steps_per_s = calls * per_call / elapsed
   return {
-      **label, "devices": len(devices), "backend": runner.backend,
+      **label, "streamed": streamed, "devices": len(devices), "backend": runner.backend,
       "platform": jax.default_backend(), "steps_per_call": per_call,
       "compile_s": round(compile_s, 2), "steps_per_s": round(steps_per_s, 3),
       "s_per_step": round(1 / steps_per_s, 4),
@@ -176,6 +196,9 @@ def main() -> None:
                       help="device counts; N > 1 runs on N forced host devices")
   parser.add_argument("--backend", choices=("pmap", "shard_map"), default=None)
   parser.add_argument("--data_dir", default=None)
+  parser.add_argument("--stream", action="store_true",
+                      help="time each config twice: dataset on the devices, then streamed from "
+                           "the host with prefetching (the rows' \"streamed\": false / true)")
   parser.add_argument("--ring_seeds", type=int, default=10,
                       help="seeds of the full ring8 run timed after the configs (0: skip)")
   parser.add_argument("--ring_steps", type=int, default=None,
@@ -214,7 +237,8 @@ def main() -> None:
         config.train.steps_per_call = args.steps_per_call
       if args.backend:
         config.parallel.backend = args.backend
-      _print(measure(config, label, args.steps, n, args.data_dir))
+      for streamed in ((False, True) if args.stream else (False,)):
+        _print(measure(copy.deepcopy(config), label, args.steps, n, args.data_dir, streamed))
   if (args._child is None and not args.workload and args.ring_seeds > 0
       and (args.configs is None or "gan_mlp" in args.configs)):
     r = ring_run(args.ring_seeds, args.ring_steps, args.data_dir)

@@ -41,6 +41,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Datasets up to this size (float32 bytes) live on the device and batches are
   # drawn inside the compiled step; larger ones stream from the host.
   config.dataset.max_resident_mb = 512
+  # Streamed data: the batches of this many calls of the step are read and put on the
+  # devices ahead, on a background thread (0: read between steps).
+  config.dataset.prefetch_batches = 2
 
   # Schedule
   config.train = ml_collections.ConfigDict()
@@ -177,8 +180,12 @@ def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require_one_of(config, "parallel.backend", BACKENDS)
   parse_compiler_options(config.parallel.get("cpu_compiler_options", ""))
   require(isinstance(config.dataset.name, str) and config.dataset.name, "dataset.name",
-          "must name a dataset (digits, ring8, grid25 or a prepared TFDS dataset)")
+          "must name a dataset (digits, ring8, grid25, a prepared TFDS dataset or "
+          "folder:/path/to/images)")
   check_directory(config.dataset.get("data_dir"), "dataset.data_dir")
+  prefetch = config.dataset.get("prefetch_batches", 0)
+  require(isinstance(prefetch, int) and prefetch >= 0, "dataset.prefetch_batches",
+          f"must be an integer >= 0, got {prefetch!r}")
   train = config.train
   require(train.num_steps >= 1, "train.num_steps", f"must be >= 1, got {train.num_steps}")
   require(train.num_seeds >= 1, "train.num_seeds", f"must be >= 1, got {train.num_seeds}")

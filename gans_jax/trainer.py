@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +30,7 @@ import numpy as np
 from gans_jax import families, parallel, plots
 from gans_jax.checkpoint import Checkpointer, SaveError, committed_steps, prepare_workdir
 from gans_jax.configs import CONFIG_FILE, describe_changes, parse_compiler_options, resume_changes
+from gans_jax.data.prefetch import Prefetcher
 from gans_jax.data.streaming import StreamedBatches
 from gans_jax.errors import UserError
 from gans_jax.families.base import all_finite, load_config_dataset, network_states, step_of
@@ -92,10 +93,17 @@ def make_runner(config: ml_collections.ConfigDict, family_fn: Callable, *, resid
 
 
 class DataFeed:
-  """What the runner's step reads: the resident dataset, or each step's streamed batches."""
+  """What the runner's step reads: the resident dataset, or each step's streamed batches.
 
-  def __init__(self, config, dataset, family, runner: parallel.Runner, resident: bool):
+  Streamed batches of the calls in `calls` ((step, fused_steps) in the order the loop makes
+  them, see `feed_calls`) are read and put on the devices `prefetch` calls ahead on a
+  background thread; `feed(step, n)` returns the same arrays either way. Call `close()`.
+  """
+
+  def __init__(self, config, dataset, family, runner: parallel.Runner, resident: bool,
+               calls: Iterable = (), prefetch: int = 0):
     self.runner, self.resident = runner, resident
+    self.prefetcher = None
     have = set(dataset.get(np.zeros((0,), np.int64)))
     missing = [k for k in family.data_keys if k not in have]
     if missing:
@@ -109,14 +117,53 @@ class DataFeed:
       self.stream = StreamedBatches(dataset, config.seed, config.train.batch_size,
                                     family.draws_per_step, jax.process_index(),
                                     jax.process_count(), keys=family.data_keys)
+      if prefetch > 0:
+        self.prefetcher = Prefetcher(self._device_batches, calls, prefetch)
+
+  def _device_batches(self, call: tuple):
+    step, fused_steps = call
+    if not fused_steps:
+      data = self.runner.put_data(self.stream(step))
+    else:
+      batches = [self.stream(step + i) for i in range(fused_steps)]
+      data = self.runner.put_data(jax.tree.map(lambda *b: np.stack(b), *batches), fused=True)
+    return jax.block_until_ready(data)  # on the devices before the step asks for it
 
   def __call__(self, step: int, fused_steps: int = 0):
     if self.resident:
       return self.device_data
-    if not fused_steps:
-      return self.runner.put_data(self.stream(step))
-    batches = [self.stream(step + i) for i in range(fused_steps)]
-    return self.runner.put_data(jax.tree.map(lambda *b: np.stack(b), *batches), fused=True)
+    if self.prefetcher is not None:
+      return self.prefetcher.get((step, fused_steps))
+    return self._device_batches((step, fused_steps))
+
+  def close(self) -> None:
+    if self.prefetcher is not None:
+      self.prefetcher.close()
+
+
+def loop_calls(config, start: int):
+  """(step, n) of each loop iteration from `start`: n steps from `step`, never past an event.
+
+  Calls never cross a log/sample/eval/checkpoint step, so fused and unfused runs write the
+  same outputs at the same steps.
+  """
+  every, num_steps = _event_steps(config), config.train.num_steps
+  step = start
+  while step < num_steps:
+    n = min([config.train.steps_per_call, num_steps - step] + [e - step % e for e in every])
+    yield step, n
+    step += n
+
+
+def feed_calls(config, start: int):
+  """The DataFeed calls `_Run.advance` makes from `start`, in order: (step, n) for n steps
+  fused into one call, (step, 0) for a single step."""
+  fuse = config.train.steps_per_call
+  for step, n in loop_calls(config, start):
+    if n == fuse > 1:
+      yield step, n
+    else:
+      yield from ((step + i, 0) for i in range(n))
 
 
 def resolve_platform_choices(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -259,7 +306,7 @@ class _Run:
     # Before any slow work: the workdir can be written and no other run uses it
     # (process 0 locks it; the others share its filesystem or have their own).
     self.lock, created = prepare_workdir(workdir, lock=self.is_main)
-    self.ckpt = self.bar = self.events = None
+    self.ckpt = self.bar = self.events = self.feed = None
     try:
       self._start(config, workdir, progress, fam_cls)
     except BaseException:
@@ -297,7 +344,8 @@ class _Run:
       if changes and restored is not None:
         with open(os.path.join(workdir, "config_changes.jsonl"), "a") as f:
           f.write(json.dumps({"step": self.start, "changes": changes}) + "\n")
-    self.feed = DataFeed(config, self.dataset, self.family, self.runner, resident)
+    self.feed = DataFeed(config, self.dataset, self.family, self.runner, resident,
+                         feed_calls(config, self.start), config.dataset.get("prefetch_batches", 0))
     self.pstate = self.runner.put_state(state)
     del state  # from here on the runner's copy is the state; its buffers get donated
     self.outputs = (Outputs(config, workdir, self.family, self.dataset, sample_key, self.start)
@@ -388,6 +436,8 @@ class _Run:
     if self.events is not None:
       self.events.close()
       self.events = None
+    if self.feed is not None:
+      self.feed.close()  # stops the prefetch thread
     try:
       if self.ckpt is not None:
         self.ckpt.close()  # waits for any save in progress to be committed
@@ -398,20 +448,12 @@ class _Run:
 
 
 def _loop(run: _Run, stop: GracefulStop) -> None:
-  num_steps = run.config.train.num_steps
-  every = _event_steps(run.config)
   timer = [time.perf_counter(), run.start]
-  step = run.start
-  while step < num_steps:
+  for step, n in loop_calls(run.config, run.start):
     if stop.requested:
       raise KeyboardInterrupt
-    # Calls never cross a log/sample/eval/checkpoint step, so fused and
-    # unfused runs write the same outputs at the same steps.
-    n = min([run.config.train.steps_per_call, num_steps - step]
-            + [e - step % e for e in every])
     metrics = run.advance(step, n)
-    step += n
-    run.after_steps(step, metrics, timer)
+    run.after_steps(step + n, metrics, timer)
     if run.bar is not None:
       run.bar.update(n)
 

@@ -4,29 +4,30 @@ Two kinds of source, both read through TFDS data sources (ArrayRecord, random ac
 - the embedded datasets `digits`, `ring8`, `grid25` (`builders.py`), prepared into `data_dir` on first use,
   then decoded in bulk once and held in memory (they are small: ring8 is 100,000 × 2 floats);
 - any image dataset already prepared (as ArrayRecord) in `data_dir`, e.g. a TFDS catalog dataset such as
-  mnist, cifar10 or celeb_a; read lazily, batch by batch, and never downloaded.
+  mnist, cifar10 or celeb_a; read lazily, batch by batch, and never downloaded;
+- a folder of PNG/JPEG files, 'folder:/path' (`folder.py`), prepared into `data_dir` once per folder
+  state and read lazily.
 
-Preprocessing (deterministic): images become float32 NHWC in [−1, 1] (x / (max/2) − 1, max = 16 for
-digits and 255 for uint8 images); with a `resolution`, a non-square image is centre-cropped to its largest
-central square and then resized to resolution × resolution with `jax.image.resize(..., 'bilinear',
-antialias=True)` on the host CPU (half-pixel centres, edges clamped; a triangle filter widened by the
-scale factor when shrinking). 2-D points are returned unscaled.
+Preprocessing (deterministic, `preprocess.py`): images become float32 NHWC in [−1, 1] (x / (max/2) − 1,
+max = 16 for digits and 255 for uint8 images); with a `resolution`, a non-square image is centre-cropped
+to its largest central square and then resized to resolution × resolution with `jax.image.resize(...,
+'bilinear', antialias=True)` on the host CPU. 2-D points are returned unscaled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 import dataclasses
-import functools
 import os
 import re
 from typing import Any, Protocol
 
-import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
 from gans_jax.data import builders
+from gans_jax.data import folder
+from gans_jax.data.preprocess import preprocess_images
 from gans_jax.errors import UserError
 
 # Examples decoded per `__getitems__` call when `all()` walks a lazily read dataset.
@@ -134,41 +135,6 @@ class Dataset:
     if not chunks:
       return self.get(np.zeros((0,), np.int64))
     return {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _resize_square(images: jax.Array, size: int) -> jax.Array:
-  n, _, _, c = images.shape
-  return jax.image.resize(images, (n, size, size, c), method='bilinear', antialias=True)
-
-
-def preprocess_images(images: np.ndarray, *, max_value: float, resolution: int | None) -> np.ndarray:
-  """Scales integer images to [−1, 1] and makes them resolution × resolution.
-
-  x ↦ x / (max_value / 2) − 1; then, if `resolution` is set and differs, a centre crop to the largest
-  square followed by an antialiased bilinear resize (computed on the host CPU, deterministic).
-
-  Args:
-    images: [N, H, W, C] integer images with values in [0, max_value].
-    max_value: the largest possible pixel value (16 for digits, 255 for uint8).
-    resolution: output side, or None to keep H × W.
-
-  Returns:
-    float32 [N, resolution, resolution, C] (or [N, H, W, C]) in [−1, 1].
-  """
-  x = images.astype(np.float32) / np.float32(max_value / 2) - np.float32(1)
-  if resolution is None:
-    return x
-  _, h, w, _ = x.shape
-  side = min(h, w)
-  top, left = (h - side) // 2, (w - side) // 2
-  x = x[:, top:top + side, left:left + side, :]
-  if side != resolution:
-    # Committed to the CPU so a trainer on an accelerator does not ship each batch there and back.
-    x_cpu = jax.device_put(x, jax.devices('cpu')[0])
-    # A bilinear / triangle kernel has non-negative weights summing to 1; the clip only removes rounding.
-    x = np.clip(np.asarray(_resize_square(x_cpu, resolution)), -1.0, 1.0)
-  return np.ascontiguousarray(x)
 
 
 def _check_resolution(resolution: Any) -> None:
@@ -284,8 +250,9 @@ _TFDS_NAME = re.compile(r'[A-Za-z0-9_]+(/[A-Za-z0-9_.\-]+)?(:[0-9.*]+)?')
 def _load_prepared(name: str, split: str, data_dir: str | None,
                    resolution: int | None) -> Dataset:
   unknown = (
-      f"dataset.name: unknown dataset {name!r}; use 'digits', 'ring8', 'grid25' or the name of a "
-      'TFDS image dataset (see tfds.list_builders()) prepared in dataset.data_dir')
+      f"dataset.name: unknown dataset {name!r}; use 'digits', 'ring8', 'grid25', the name of a "
+      'TFDS image dataset (see tfds.list_builders()) prepared in dataset.data_dir, or '
+      "'folder:/path/to/images'")
   if not _TFDS_NAME.fullmatch(name):
     raise UserError(unknown + '.')
   try:
@@ -320,6 +287,24 @@ def _load_prepared(name: str, split: str, data_dir: str | None,
       num_classes=label.num_classes if has_labels else None, split=split,
       data_dir=data_dir if data_dir is not None else os.fspath(builder.data_dir_root),
       resolution=resolution, reader=reader)
+
+
+def _load_folder(name: str, split: str, data_dir: str | None,
+                 resolution: int | None) -> Dataset:
+  """A folder of images (`folder.py`), prepared once per folder state, read lazily."""
+  builder = folder.folder_builder(name, data_dir, resolution)
+  _check_split(builder, name, split)
+  features = builder.info.features
+  has_labels = "label" in features
+  source = builder.as_data_source(split=split)
+  example_shape = tuple(features["image"].shape)
+  reader = _SourceReader(
+      source=source, image_key="image", label_key="label" if has_labels else None,
+      max_value=255, resolution=resolution, example_shape=example_shape)
+  return Dataset(
+      name=name, kind="image", example_shape=example_shape, num_examples=len(source),
+      num_classes=features["label"].num_classes if has_labels else None, split=split,
+      data_dir=os.fspath(builder.data_dir_root), resolution=resolution, reader=reader)
 
 
 # The splits of the two-domain dataset: 'train' holds both domains (for CycleGAN), the others one.
@@ -373,8 +358,9 @@ def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None
   """Opens one split of a dataset for random-access, preprocessed reads.
 
   'digits', 'ring8' and 'grid25' are prepared into `data_dir` on first use (fast and harmless on
-  later calls) and held in memory; any other name must be a TFDS image dataset already prepared as
-  ArrayRecord in `data_dir`, read lazily and never downloaded.
+  later calls) and held in memory; 'folder:/path' is a folder of PNG/JPEG images prepared into
+  `data_dir` once per folder state (`folder.py`); any other name must be a TFDS image dataset
+  already prepared as ArrayRecord in `data_dir`; both read lazily and never downloaded.
 
   Args:
     name: 'digits', 'ring8', 'grid25', or a TFDS dataset name such as 'mnist' or 'celeb_a'.
@@ -395,6 +381,8 @@ def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None
   _check_resolution(resolution)
   if data_dir is not None:
     data_dir = os.path.expanduser(os.fspath(data_dir))
+  if name.startswith(folder.PREFIX):
+    return _load_folder(name, split, data_dir, resolution)
   if name in builders.BUILDERS:
     return _load_embedded(name, split, data_dir, resolution)
   if name in builders.TWO_DOMAIN_DATASETS or name in builders.DOMAIN_DATASETS:

@@ -1,0 +1,181 @@
+"""A folder of PNG/JPEG images as a TFDS dataset: `dataset.name = 'folder:/path/to/images'`.
+
+The folder is read recursively. When its images sit in subfolders, the first-level subfolder of
+each image is its class (labels 0..K-1 in sorted name order, as torchvision's ImageFolder); when
+they all sit at the top, the dataset has no labels. Images are decoded with PIL (greyscale when
+every image is, RGB otherwise), centre-cropped to their largest square and resized to
+`dataset.resolution` with the pipeline's own resize (`preprocess.preprocess_images`, as for catalog
+datasets), then stored as uint8 (the resize's output rounded to the nearest of 256 levels) in
+array_record, with no TensorFlow. With `resolution=None` every image must have the same size and
+is kept whole.
+
+Prepared once per folder state, under `<data_dir>/gans_jax_folder/<config>/1.0.0/` where the
+config name is `<folder name>_<fingerprint>_<resolution>`: the fingerprint is a SHA-256 prefix of
+the folder's absolute path and every image's relative path, size and modification time, so an
+image added, removed, replaced or touched makes a new copy instead of silently reusing the old
+(older copies stay until deleted). The only split is 'train'; records follow the sorted paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+
+import numpy as np
+from PIL import Image
+import tensorflow_datasets as tfds
+
+from gans_jax.data.builders import _PackageBuilder
+from gans_jax.data.preprocess import preprocess_images
+from gans_jax.errors import UserError
+
+PREFIX = "folder:"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderScan:
+  """What preparing a folder needs: its files, labels, channels and stored image side."""
+
+  root: str
+  files: tuple[str, ...]  # paths relative to root, sorted
+  classes: tuple[str, ...]  # first-level subfolder names, sorted; () without labels
+  channels: int
+  side: int | None  # stored square side (the resolution); None: native size
+  native_shape: tuple[int, int] | None  # (H, W) shared by every image when side is None
+  fingerprint: str
+
+
+def _unreadable(path: str, error: Exception) -> UserError:
+  return UserError(f"dataset.name: cannot read image {path} ({type(error).__name__}: "
+                   f"{' '.join(str(error).split())[:120]}); remove or replace it.")
+
+
+def _read_header(path: str) -> tuple[str, tuple[int, int]]:
+  """(PIL mode, (H, W)) from the file's header; UserError naming the file if PIL cannot."""
+  try:
+    with Image.open(path) as image:
+      return image.mode, (image.height, image.width)
+  except Exception as e:  # PIL raises several types for a bad file; all mean "unreadable"
+    raise _unreadable(path, e) from None
+
+
+def _image_files(root: str) -> list[str]:
+  found = []
+  for directory, subdirs, names in os.walk(root):
+    subdirs.sort()
+    found += [os.path.relpath(os.path.join(directory, n), root) for n in names
+              if n.lower().endswith(IMAGE_EXTENSIONS)]
+  return sorted(found)
+
+
+def scan_folder(root: str, resolution: int | None) -> FolderScan:
+  """Lists and checks a folder's images (headers only); UserError naming the folder or file."""
+  if not os.path.isdir(root):
+    raise UserError(f"dataset.name: {PREFIX}{root} is not a directory.")
+  files = _image_files(root)
+  if not files:
+    raise UserError(f"dataset.name: {PREFIX}{root} holds no PNG or JPEG files "
+                    f"({', '.join(IMAGE_EXTENSIONS)}, searched recursively).")
+  nested = [f for f in files if os.sep in f]
+  if nested and len(nested) < len(files):
+    top = next(f for f in files if os.sep not in f)
+    raise UserError(f"dataset.name: {PREFIX}{root} has images both in class subfolders and at "
+                    f"its top level ({os.path.join(root, top)}); move them into subfolders or "
+                    "out of them.")
+  classes = tuple(sorted({f.split(os.sep, 1)[0] for f in nested}))
+  digest = hashlib.sha256(os.path.abspath(root).encode())
+  modes, shapes = set(), set()
+  for rel in files:
+    path = os.path.join(root, rel)
+    mode, shape = _read_header(path)
+    modes.add(mode)
+    shapes.add(shape)
+    stat = os.stat(path)
+    digest.update(f"\0{rel}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+  if resolution is None and len(shapes) > 1:
+    raise UserError(f"dataset.resolution: the images in {root} have different sizes "
+                    f"({', '.join(f'{h}x{w}' for h, w in sorted(shapes)[:3])}, ...); set "
+                    "dataset.resolution to crop and resize them to one square size.")
+  return FolderScan(
+      root=root, files=tuple(files), classes=classes,
+      channels=1 if modes <= set(_GREY_MODES) else 3, side=resolution,
+      native_shape=None if resolution is not None else next(iter(shapes)),
+      fingerprint=digest.hexdigest()[:16])
+
+
+def config_name(scan: FolderScan) -> str:
+  """``<folder name>_<fingerprint>_<side or 'native'>``, the prepared copy's directory name."""
+  base = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(os.path.normpath(scan.root)))[:40]
+  return f"{base.strip('_') or 'images'}_{scan.fingerprint}_{scan.side or 'native'}"
+
+
+def load_image(path: str, channels: int, side: int | None) -> np.ndarray:
+  """uint8 [S, S, C] (or [H, W, C] when side is None): decoded, centre-cropped and resized as
+  `preprocess.preprocess_images` does for catalog datasets, rounded back to 256 levels."""
+  try:
+    with Image.open(path) as image:
+      pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"))
+  except Exception as e:  # a header that parsed, a body that does not (e.g. truncated)
+    raise _unreadable(path, e) from None
+  pixels = pixels.reshape(pixels.shape[:2] + (channels,))
+  if side is None:
+    return pixels
+  x = preprocess_images(pixels[None], max_value=255, resolution=side)[0]
+  return np.round((x + 1) * 127.5).astype(np.uint8)
+
+
+@dataclasses.dataclass
+class _FolderConfig(tfds.core.BuilderConfig):
+  # Out of the repr: TFDS logs the config, and the scan lists every file.
+  scan: FolderScan | None = dataclasses.field(default=None, repr=False)
+
+
+class ImageFolder(_PackageBuilder, skip_registration=True):
+  """The images of one folder (see the module docstring); build with `folder_builder`."""
+
+  name = "gans_jax_folder"
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Centre-cropped, resized uint8 images of a folder, with labels."}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    scan = self.builder_config.scan
+    shape = (scan.side, scan.side) if scan.side else scan.native_shape
+    features = {"image": tfds.features.Tensor(shape=(*shape, scan.channels), dtype=np.uint8)}
+    if scan.classes:
+      features["label"] = tfds.features.ClassLabel(names=list(scan.classes))
+    return tfds.core.DatasetInfo(
+        builder=self, description=f"The PNG/JPEG images under {scan.root}.",
+        features=tfds.features.FeaturesDict(features), disable_shuffling=True)
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Local files only.
+    return {"train": self._generate_examples()}
+
+  def _generate_examples(self):
+    scan = self.builder_config.scan
+    for i, rel in enumerate(scan.files):
+      example = {"image": load_image(os.path.join(scan.root, rel), scan.channels, scan.side)}
+      if scan.classes:
+        example["label"] = scan.classes.index(rel.split(os.sep, 1)[0])
+      yield i, example
+
+
+def folder_builder(spec: str, data_dir: str | None, resolution: int | None) -> ImageFolder:
+  """The prepared ImageFolder of `spec` ('folder:/path'), preparing it first if needed."""
+  root = os.path.expanduser(spec[len(PREFIX):])
+  scan = scan_folder(root, resolution)
+  config = _FolderConfig(name=config_name(scan), scan=scan)
+  builder = ImageFolder(config=config, data_dir=data_dir, file_format="array_record")
+  if not builder.is_prepared():
+    try:
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    except FileExistsError:  # another process prepared the same folder state first
+      builder = ImageFolder(config=config, data_dir=data_dir, file_format="array_record")
+      if not builder.is_prepared():
+        raise
+  return builder
