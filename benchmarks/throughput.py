@@ -34,8 +34,10 @@ call (`train.steps_per_call`); steps/s always counts training steps.
 draws its batch inside the compiled step; ``"streamed": false``), then forced to stream from the
 host as a dataset over ``dataset.max_resident_mb`` would (``"streamed": true``): batches drawn by
 `StreamedBatches`, read and put on the devices ``dataset.prefetch_batches`` calls ahead on a
-background thread (`gans_jax.data.prefetch`); ``--config.``-style overrides are not taken, so edit
-the config or use ``--steps_per_call``.
+background thread (`gans_jax.data.prefetch`). The timed steps are split into ``--rounds`` blocks
+(default 5) that alternate between the two, so a shared machine's drift slows both alike.
+``--dataset folder:/path`` (or any dataset name) replaces the configs' datasets, e.g. to time a
+lazily read dataset; ``--prefetch_batches 0`` reads streamed batches between steps instead.
 
 After the configs (when gan_mlp is among them), the ring benchmark: the wall
 time of one whole `experiments/gan_mlp.py` run on ring8 with ``--ring_seeds``
@@ -80,73 +82,99 @@ def workload_config(name: str):
   raise SystemExit(f"error: --workload: {name!r} is not one of {', '.join(WORKLOADS)}")
 
 
-def measure(config, label: dict, steps: int, num_devices: int, data_dir=None,
-            streamed: bool = False) -> dict:
-  """One row: `config` timed with its dataset on the devices, or `streamed` from the host
-  (batches read and put on the devices `dataset.prefetch_batches` calls ahead, as in training)."""
-  import jax
-  import numpy as np
+class _Timed:
+  """`config`'s compiled step and data feed, warmed up: the dataset on the devices, or streamed
+  from the host (batches read and put on the devices `dataset.prefetch_batches` calls ahead on a
+  thread, as in training). `run(first, n)` times planned calls first .. first + n − 1."""
 
-  from gans_jax import trainer
-  from gans_jax.data import load_dataset
-  from gans_jax.families import gan
+  def __init__(self, config, devices, streamed: bool, num_calls: int):
+    import jax
+    import numpy as np
+
+    from gans_jax import trainer
+    from gans_jax.data import load_dataset
+    from gans_jax.families import gan
+
+    self.config, self.streamed, self.devices = config, streamed, devices
+    dataset = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir,
+                           resolution=config.dataset.resolution)
+    family, self.runner = trainer.make_runner(
+        config, lambda axis: gan.GAN(config, dataset, axis), resident=not streamed,
+        devices=devices)
+    init_key, self.key, _ = trainer.seed_keys(config.seed)
+    self.state = self.runner.put_state(family.init_state(init_key))
+    per_call = config.train.steps_per_call
+    fused = per_call > 1
+    # The feed's calls: call 0 compiles and warms up, the others are timed.
+    self.plan = [(i * per_call, per_call if fused else 0) for i in range(num_calls + 1)]
+    self.feed = trainer.DataFeed(config, dataset, family, self.runner, resident=not streamed,
+                                 calls=self.plan, prefetch=config.dataset.prefetch_batches)
+    data = self.feed(*self.plan[0])
+    t0 = time.perf_counter()
+    self.compiled = self.runner.compile(self.state, data, self.key, fused=fused)
+    self.compile_s = time.perf_counter() - t0
+    # XLA's cost analysis counts a while loop's body once, so the FLOPs of a
+    # fused call come from the one-step program.
+    one_step = self.runner.compile(self.state, data, self.key) if fused else self.compiled
+    cost = one_step.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    flops = float(cost.get("flops", np.nan)) if cost else np.nan
+    # pmap's cost analysis is of the per-device program.
+    self.flops = flops * len(devices) if self.runner.backend == "pmap" else flops
+    self.state, metrics = self.compiled(self.state, data, self.key)  # warm-up
+    jax.block_until_ready(metrics)
+
+  def run(self, first: int, n: int) -> float:
+    import jax
+    t0 = time.perf_counter()
+    for call in self.plan[first:first + n]:
+      self.state, metrics = self.compiled(self.state, self.feed(*call), self.key)
+    jax.block_until_ready((self.state, metrics))
+    return time.perf_counter() - t0
+
+  def row(self, label: dict, steps: int, elapsed: float, rounds: int) -> dict:
+    import jax
+    c = self.config
+    steps_per_s = steps / elapsed
+    return {
+        **label, "dataset": c.dataset.name, "streamed": self.streamed,
+        "prefetch_batches": c.dataset.prefetch_batches if self.streamed else None,
+        "rounds": rounds, "devices": len(self.devices), "backend": self.runner.backend,
+        "platform": jax.default_backend(), "steps_per_call": c.train.steps_per_call,
+        "compile_s": round(self.compile_s, 2), "steps_per_s": round(steps_per_s, 3),
+        "s_per_step": round(1 / steps_per_s, 4),
+        "images_per_s": round(steps_per_s * c.train.batch_size * c.train.n_critic, 1),
+        "gflop_per_step": round(self.flops / 1e9, 3),
+        "gflop_per_s": round(self.flops / 1e9 * steps_per_s, 2),
+    }
+
+
+def measure(config, label: dict, steps: int, num_devices: int, data_dir=None,
+            modes=(False,), rounds: int = 1) -> list:
+  """One row per mode (streamed False / True) of `config`, timed over the same number of steps.
+
+  With several modes the timed steps are split into `rounds` blocks that alternate between the
+  modes, so a machine whose speed drifts (shared, throttled) slows every mode alike.
+  """
+  import jax
 
   if data_dir:
     config.dataset.data_dir = data_dir
   devices = jax.local_devices()[:num_devices]
   if len(devices) < num_devices:
     raise SystemExit(f"error: --devices: {num_devices} requested, {len(devices)} present")
-  dataset = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir,
-                         resolution=config.dataset.resolution)
-  family, runner = trainer.make_runner(
-      config, lambda axis: gan.GAN(config, dataset, axis), resident=not streamed,
-      devices=devices)
-  init_key, train_key, _ = trainer.seed_keys(config.seed)
-  state = runner.put_state(family.init_state(init_key))
   per_call = config.train.steps_per_call
-  fused = per_call > 1
-  calls = max(1, steps // per_call)
-  # The feed's calls: one warm-up, then the timed ones.
-  plan = [(i * per_call, per_call if fused else 0) for i in range(calls + 1)]
-  feed = trainer.DataFeed(config, dataset, family, runner, resident=not streamed, calls=plan,
-                          prefetch=config.dataset.prefetch_batches)
-  data = feed(*plan[0])
-
-  t0 = time.perf_counter()
-  compiled = runner.compile(state, data, train_key, fused=fused)
-  compile_s = time.perf_counter() - t0
-
-  def step_flops(c) -> float:
-    cost = c.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flops = float(cost.get("flops", np.nan)) if cost else np.nan
-    # pmap's cost analysis is of the per-device program.
-    return flops * len(devices) if runner.backend == "pmap" else flops
-
-  # XLA's cost analysis counts a while loop's body once, so the FLOPs of a
-  # fused call come from the one-step program.
-  flops = step_flops(runner.compile(state, data, train_key) if fused else compiled)
-
+  per_round = max(1, steps // per_call // rounds)
+  timed = {m: _Timed(copy.deepcopy(config), devices, m, per_round * rounds) for m in modes}
+  elapsed = dict.fromkeys(modes, 0.0)
   try:
-    state, metrics = compiled(state, data, train_key)  # warm-up
-    jax.block_until_ready(metrics)
-    t0 = time.perf_counter()
-    for call in plan[1:]:
-      state, metrics = compiled(state, feed(*call), train_key)
-    jax.block_until_ready((state, metrics))
-    elapsed = time.perf_counter() - t0
+    for r in range(rounds):
+      for m in modes:
+        elapsed[m] += timed[m].run(1 + r * per_round, per_round)
   finally:
-    feed.close()
-  steps_per_s = calls * per_call / elapsed
-  return {
-      **label, "streamed": streamed, "devices": len(devices), "backend": runner.backend,
-      "platform": jax.default_backend(), "steps_per_call": per_call,
-      "compile_s": round(compile_s, 2), "steps_per_s": round(steps_per_s, 3),
-      "s_per_step": round(1 / steps_per_s, 4),
-      "images_per_s": round(steps_per_s * config.train.batch_size * config.train.n_critic, 1),
-      "gflop_per_step": round(flops / 1e9, 3),
-      "gflop_per_s": round(flops / 1e9 * steps_per_s, 2),
-  }
+    for t in timed.values():
+      t.feed.close()
+  return [timed[m].row(label, per_round * rounds * per_call, elapsed[m], rounds) for m in modes]
 
 
 def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
@@ -196,6 +224,13 @@ def main() -> None:
                       help="device counts; N > 1 runs on N forced host devices")
   parser.add_argument("--backend", choices=("pmap", "shard_map"), default=None)
   parser.add_argument("--data_dir", default=None)
+  parser.add_argument("--dataset", default=None,
+                      help="dataset.name for every config, e.g. folder:/path/to/images")
+  parser.add_argument("--prefetch_batches", type=int, default=None,
+                      help="dataset.prefetch_batches of the streamed rows (0: read between steps)")
+  parser.add_argument("--rounds", type=int, default=None,
+                      help="with --stream: blocks alternating resident and streamed timing "
+                           "(default 5; 1 without --stream)")
   parser.add_argument("--stream", action="store_true",
                       help="time each config twice: dataset on the devices, then streamed from "
                            "the host with prefetching (the rows' \"streamed\": false / true)")
@@ -205,6 +240,8 @@ def main() -> None:
                       help="steps of that run (default: experiments/gan_mlp.py's num_steps)")
   parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
+  if args.rounds is None:
+    args.rounds = 5 if args.stream else 1
 
   if args.workload:
     jobs = [({"workload": args.workload}, lambda: workload_config(args.workload))]
@@ -237,8 +274,13 @@ def main() -> None:
         config.train.steps_per_call = args.steps_per_call
       if args.backend:
         config.parallel.backend = args.backend
-      for streamed in ((False, True) if args.stream else (False,)):
-        _print(measure(copy.deepcopy(config), label, args.steps, n, args.data_dir, streamed))
+      if args.dataset:
+        config.dataset.name = args.dataset
+      if args.prefetch_batches is not None:
+        config.dataset.prefetch_batches = args.prefetch_batches
+      modes = (False, True) if args.stream else (False,)
+      for row in measure(config, label, args.steps, n, args.data_dir, modes, args.rounds):
+        _print(row)
   if (args._child is None and not args.workload and args.ring_seeds > 0
       and (args.configs is None or "gan_mlp" in args.configs)):
     r = ring_run(args.ring_seeds, args.ring_steps, args.data_dir)
