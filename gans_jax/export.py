@@ -27,6 +27,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from gans_jax import families
 from gans_jax.errors import UserError
 from gans_jax.evaluate import EVAL_KEY, generate_samples, requested_labels, restore_latest
 from gans_jax.families.base import step_of
@@ -74,10 +75,11 @@ def _swap_in(new: str, final: str) -> None:
 
 def export_samples(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=sample: writes `<workdir>/export/` (see the module docstring); returns its meta."""
-  dataset, family, state = restore_latest(config, workdir)
-  if not family.has_sampler:
-    raise UserError(f"--mode=sample: the {family.name} family has no sampler; "
+  fam_cls = families.check_config(config, num_devices=jax.local_device_count())
+  if not fam_cls.has_sampler:
+    raise UserError(f"--mode=sample: the {fam_cls.name} family has no sampler; "
                     "it exports samples of gan, vae and vae_gan runs")
+  dataset, family, state = restore_latest(config, workdir)
   sample = config.sample
   num = int(sample.num)
   labels = _labels(config, family, num)
