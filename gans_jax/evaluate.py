@@ -31,7 +31,7 @@ from gans_jax.checkpoint import Checkpointer
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
 from gans_jax.families.base import load_config_dataset, step_of
-from gans_jax.families.classifier import classifier_dir, load_classifier
+from gans_jax.families.classifier import classifier_dir
 from gans_jax.features import INCEPTION_BATCH, ClassifierFeatures, InceptionFeatures
 from gans_jax.latents import sample_latents
 
