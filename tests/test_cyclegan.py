@@ -12,8 +12,10 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image as PILImage
 import pytest
 from scipy import ndimage
+import tensorflow_datasets as tfds
 
 from gans_jax import evaluate, families, trainer
 from gans_jax.data import builders, load_dataset, pipeline
@@ -339,7 +341,6 @@ def test_domains_of_different_shapes_are_a_user_error_naming_the_field(shape_b, 
 
 def test_a_prepared_tfds_cycle_gan_dataset_trains_by_name(tmp_path):
   """TFDS cycle_gan/horse2zebra under tfds.testing.mock_data (random images of varying size)."""
-  import tensorflow_datasets as tfds
   from tensorflow_datasets.core.data_sources import base as tfds_base
   one_by_one = lambda self, keys: [self[k] for k in keys]  # see test_data.py: mock's __getitems__
   config = tiny(str(tmp_path / "tfds"), 2)
@@ -378,6 +379,31 @@ def test_resnet_generator_blocks_run_at_one_2_to_the_d_th_of_the_side(downsampli
   block_out = inter["intermediates"]["ResidualBlock_0"]["__call__"][0]
   assert block_out.shape == (2, 8 // 2**downsampling, 8 // 2**downsampling, 4 * 2**downsampling)
   assert net.apply({"params": params}, x).shape == x.shape
+
+
+class TwoDomainsMissingB(builders._PackageBuilder, skip_registration=True):  # pylint: disable=protected-access
+  """A prepared two-domain dataset whose trainB split is missing (PNG `Image` via PIL, no TF)."""
+
+  VERSION = tfds.core.Version("1.0.0")
+
+  def _info(self):
+    return tfds.core.DatasetInfo(
+        builder=self, features=tfds.features.FeaturesDict(
+            {"image": tfds.features.Image(shape=(4, 4, 3))}), disable_shuffling=True)
+
+  def _split_generators(self, dl_manager):
+    return {split: self._generate_examples() for split in ("trainA", "testA", "testB")}
+
+  def _generate_examples(self):
+    for i in range(2):
+      yield i, {"image": PILImage.fromarray(np.full((4, 4, 3), 40 * i, np.uint8))}
+
+
+def test_a_two_domain_dataset_missing_a_split_names_it(tmp_path):
+  TwoDomainsMissingB(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
+  with pytest.raises(UserError, match=r"^dataset.split: 'two_domains_missing_b' has no split "
+                     r"'trainB'; use one of \['testA', 'testB', 'trainA'\]"):
+    load_dataset("two_domains_missing_b", data_dir=str(tmp_path))
 
 
 if __name__ == "__main__":

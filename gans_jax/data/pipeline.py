@@ -390,9 +390,10 @@ def _load_prepared(name: str, split: str, data_dir: str | None,
 
 
 def _is_two_domain(builder: tfds.core.DatasetBuilder) -> bool:
-  """TFDS `cycle_gan/*`, or any prepared dataset with splits trainA and trainB and no 'train'."""
+  """TFDS `cycle_gan/*`, or any prepared dataset with a split trainA or trainB and no 'train' (a
+  missing domain is then named by the split check)."""
   splits = set(builder.info.splits.keys())
-  return builder.name == 'cycle_gan' or ({'trainA', 'trainB'} <= splits and 'train' not in splits)
+  return builder.name == 'cycle_gan' or (bool({'trainA', 'trainB'} & splits) and 'train' not in splits)
 
 
 # The splits of the two-domain dataset: 'train' holds both domains (for CycleGAN), the others one.
