@@ -23,10 +23,11 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to an experiment config (experiments/*.py).", lock_config=True)
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory (default: runs/<config file name>).")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "edit"],
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "edit", "sample"],
                           "train; eval: score the latest checkpoint (writes eval.json); edit: "
                           "classifier-gradient latent editing towards config.edit.target, "
-                          "interpolation and arithmetic (writes edit.json and PNGs).")
+                          "interpolation and arithmetic (writes edit.json and PNGs); sample: "
+                          "config.sample.num samples as PNGs and samples.npz in <workdir>/export.")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False,
@@ -171,6 +172,11 @@ def main(argv) -> None:
       from gans_jax.edit import edit
       edit(config, workdir)
       print(f"wrote {workdir}/edit.json and edit PNGs")
+    elif _MODE.value == "sample":
+      require_checkpoint(workdir, "--mode=sample")
+      from gans_jax.export import export_samples
+      meta = export_samples(config, workdir)
+      print(f"wrote {meta['num']} samples to {workdir}/export")
   except UserError as e:
     _fail(str(e))
   except TrainingDiverged as e:

@@ -75,6 +75,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval_every = 0
   config.eval = ml_collections.ConfigDict()
   config.eval.classifier_dir = config_dict.placeholder(str)  # None: runs/classifier_<dataset>
+  # The features samples are scored in: 'classifier' (the domain classifier) or
+  # 'inception' (the FID InceptionV3, weights from inception_path; see gans_jax/features.py).
+  config.eval.features = "classifier"
+  # pytorch-fid's .pth or its converted .npz; None: ~/.cache/gans_jax/pt_inception-2015-12-05-6726825d.{npz,pth}
+  config.eval.inception_path = config_dict.placeholder(str)
   config.eval.num_samples = 5000      # generated samples scored by --mode=eval
   config.eval.num_samples_train = 1000  # ... and by the in-training evaluation
   config.eval.batch_size = 500
@@ -85,6 +90,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.kid_subset_size = 1000
   config.eval.kid_subsets = 100
   config.eval.is_splits = 10
+
+  # Sample export (--mode=sample): PNGs and samples.npz in <workdir>/export (gans_jax/export.py)
+  config.sample = ml_collections.ConfigDict()
+  config.sample.num = 10000
+  config.sample.batch_size = 500
+  config.sample.truncation = config_dict.placeholder(float)  # psi; None: untruncated prior
+  # Conditional models: the classes requested, cycled through; (): all classes, balanced.
+  config.sample.classes = ()
 
   # Latent editing (--mode=edit): classifier-gradient ascent on the generator
   # input towards class `target` (gans_jax/edit.py, gans_jax/latents.py).
@@ -203,8 +216,22 @@ def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           f"must be >= 2, got {config.eval.num_samples}")
   require(config.eval.truncation is None or config.eval.truncation > 0, "eval.truncation",
           f"must be > 0 or None, got {config.eval.truncation}")
+  require_one_of(config, "eval.features", ("classifier", "inception"))
+  if "sample" in config:
+    _check_sample(config)
   if "edit" in config:
     _check_edit(config)
+
+
+def _check_sample(config: ml_collections.ConfigDict) -> None:
+  """`config.sample`; the classes' range is checked in gans_jax.export once K is known."""
+  sample = config.sample
+  for field in ("num", "batch_size"):
+    require(sample[field] >= 1, f"sample.{field}", f"must be >= 1, got {sample[field]}")
+  require(sample.truncation is None or sample.truncation > 0, "sample.truncation",
+          f"must be > 0 or None, got {sample.truncation}")
+  require(all(isinstance(c, int) and c >= 0 for c in sample.classes), "sample.classes",
+          f"must be class indices >= 0, e.g. (3,) or (0, 7), got {sample.classes!r}")
 
 
 def _check_edit(config: ml_collections.ConfigDict) -> None:

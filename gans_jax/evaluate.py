@@ -1,9 +1,14 @@
 """Scoring a generator: FID, KID, precision/recall, density/coverage, IS, mode coverage.
 
-Images are scored in the features of the dataset's domain classifier
-(`gans_jax.classifier`), against the held-out test split; 2-D mixtures by mode
-coverage against the true centres. Generation and feature extraction stream in
-batches of `eval.batch_size`; FID statistics are running sums.
+Images are scored against the held-out test split in the features
+`eval.features` names (`gans_jax.features`): the dataset's domain classifier
+(`gans_jax.families.classifier`, the default) or the FID InceptionV3 with the
+weights at `eval.inception_path` (samples and real images quantised to uint8
+first, the IS from its 1008 logits). Whether samples show their requested
+class (conditional models) is always the domain classifier's call. 2-D
+mixtures are scored by mode coverage against the true centres. Generation and
+feature extraction run in batches of `eval.batch_size` (at most 50 for
+Inception).
 
 `evaluate(config, workdir)` is `--mode=eval`: it loads the latest checkpoint,
 writes `eval.json` (flat keys), `truncation.json` and a precision-vs-recall
@@ -26,8 +31,13 @@ from gans_jax.checkpoint import Checkpointer
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
 from gans_jax.families.base import load_config_dataset, step_of
-from gans_jax.families.classifier import classifier_dir, load_classifier
+from gans_jax.families.classifier import classifier_dir
+from gans_jax.features import INCEPTION_BATCH, ClassifierFeatures, InceptionFeatures
 from gans_jax.latents import sample_latents
+
+
+# Folded into the seed for the latents --mode=eval scores (and --mode=sample exports).
+EVAL_KEY = 0xE7A1
 
 
 def _stats(features: np.ndarray):
@@ -35,8 +45,40 @@ def _stats(features: np.ndarray):
   return metrics.feature_stats_finalize(metrics.feature_stats_update(stats, features))
 
 
+def feature_extractor(config: ml_collections.ConfigDict):
+  """The features `eval.features` names: the domain classifier or the FID InceptionV3."""
+  if config.eval.features == "inception":
+    return InceptionFeatures(config.eval.inception_path,
+                             batch_size=min(int(config.eval.batch_size), INCEPTION_BATCH))
+  return ClassifierFeatures(classifier_dir(config), config.dataset.name,
+                            batch_size=int(config.eval.batch_size))
+
+
+def requested_labels(num: int, num_classes: int, classes=()) -> np.ndarray | None:
+  """The labels asked of a conditional sampler: `classes` cycled through (default: every
+  class, balanced: 0, 1, ..., K-1, 0, ...); None for an unconditional one."""
+  if not num_classes:
+    return None
+  classes = np.asarray(classes if len(classes) else np.arange(num_classes), np.int32)
+  return classes[np.arange(num) % len(classes)]
+
+
+def generate_samples(generate, z_dim: int, key: jax.Array, num: int, batch_size: int,
+                     truncation: float | None = None,
+                     labels: np.ndarray | None = None) -> np.ndarray:
+  """`num` samples of the jitted ``generate(z, labels)``, in batches; batch i draws its
+  latents (truncated to [-psi, psi] if `truncation`) from ``fold_in(key, i)``."""
+  out = []
+  for i, start in enumerate(range(0, num, batch_size)):
+    n = min(batch_size, num - start)
+    z = sample_latents(jax.random.fold_in(key, i), n, z_dim, truncation=truncation)
+    y = None if labels is None else jnp.asarray(labels[start:start + n])
+    out.append(np.asarray(generate(z, y)))
+  return np.concatenate(out)
+
+
 class Evaluator:
-  """Holds what does not change between evaluations: real features, classifier, centres."""
+  """Holds what does not change between evaluations: real features, feature extractor, centres."""
 
   def __init__(self, config: ml_collections.ConfigDict, sampler, kind: str):
     """`sampler`: a family with a sampler (``generate(state, z, labels)``, `z_dim`, `num_classes`)."""
@@ -47,8 +89,11 @@ class Evaluator:
     if kind == "points":
       self.centers, self.std = mixture_centers(config.dataset.name)
       return
-    self.classifier = load_classifier(classifier_dir(config), config.dataset.name)
-    kw = dict(data_dir=config.dataset.data_dir, resolution=self.classifier.resolution)
+    self.extractor = feature_extractor(config)
+    self._label_extractor = None  # the domain classifier when eval.features is not it
+    # The classifier reads real images at its own resolution; Inception resizes anything.
+    resolution = getattr(self.extractor, "resolution", config.dataset.resolution)
+    kw = dict(data_dir=config.dataset.data_dir, resolution=resolution)
     test = load_dataset(config.dataset.name, split="test", **kw).all()
     train_arrays = load_dataset(config.dataset.name, split="train", **kw).all()
     self.real_features, _ = self._features(test["x"])
@@ -63,38 +108,43 @@ class Evaluator:
     self.fid_train_test = float(metrics.frechet_distance(*_stats(train_features),
                                                          *self.real_stats))
 
+  def _classifier_features(self) -> ClassifierFeatures:
+    """The domain classifier: it measures whether samples show the requested class,
+    whatever `eval.features` is; loaded when first needed."""
+    if self.extractor.kind == "classifier":
+      return self.extractor
+    if self._label_extractor is None:
+      self._label_extractor = ClassifierFeatures(
+          classifier_dir(self.config), self.config.dataset.name, batch_size=self.batch_size)
+    return self._label_extractor
+
+  @property
+  def classifier(self):
+    """The domain classifier's `LoadedClassifier` (e.g. for the disentanglement metrics)."""
+    return self._classifier_features().classifier
+
   def _features(self, images: np.ndarray):
-    feats, probs = [], []
-    res = self.classifier.resolution
-    for i in range(0, len(images), self.batch_size):
-      x = jnp.asarray(images[i:i + self.batch_size])
-      if x.shape[1] != res:
-        x = jax.image.resize(x, (x.shape[0], res, res, x.shape[-1]), "bilinear")
-      logits, f = self.classifier.apply(x)
-      feats.append(np.asarray(f))
-      probs.append(np.asarray(jax.nn.softmax(logits)))
-    return np.concatenate(feats), np.concatenate(probs)
+    """(features, probs) of `images` in the `eval.features` space."""
+    return self.extractor(images)
+
+  def _class_probs(self, images: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The domain classifier's probabilities of `images` (`probs` if those are already its)."""
+    if self.extractor.kind == "classifier":
+      return probs
+    return self._classifier_features()(images)[1]
 
   def fid_of(self, images: np.ndarray) -> float:
-    """FID of `images` against the test split, in the classifier's features."""
+    """FID of `images` against the test split, in the `eval.features` space."""
     return float(metrics.frechet_distance(*_stats(self._features(images)[0]), *self.real_stats))
 
   def labels(self, num: int) -> np.ndarray | None:
     """Requested classes of a conditional generator: balanced, 0, 1, ..., K-1, 0, ..."""
-    k = self.sampler.num_classes
-    return np.arange(num, dtype=np.int32) % k if k else None
+    return requested_labels(num, self.sampler.num_classes)
 
   def samples(self, state, key: jax.Array, num: int,
               truncation: float | None = None) -> np.ndarray:
-    out = []
-    labels = self.labels(num)
-    for i, start in enumerate(range(0, num, self.batch_size)):
-      n = min(self.batch_size, num - start)
-      z = sample_latents(jax.random.fold_in(key, i), n, self.sampler.z_dim,
-                         truncation=truncation)
-      y = None if labels is None else jnp.asarray(labels[start:start + n])
-      out.append(np.asarray(self._generate(state, z, y)))
-    return np.concatenate(out)
+    return generate_samples(lambda z, y: self._generate(state, z, y), self.sampler.z_dim, key,
+                            num, self.batch_size, truncation, self.labels(num))
 
   def __call__(self, state, key: jax.Array, num: int,
                truncation: float | None = None, *, full: bool = True,
@@ -114,7 +164,8 @@ class Evaluator:
            "fid_train_test": self.fid_train_test}
     if self.sampler.num_classes:
       # The domain classifier's accuracy against the requested labels.
-      out["conditional_accuracy"] = float(np.mean(np.argmax(probs, -1) == self.labels(num)))
+      class_probs = self._class_probs(x, probs)
+      out["conditional_accuracy"] = float(np.mean(np.argmax(class_probs, -1) == self.labels(num)))
     out.update({k: float(v) for k, v in metrics.precision_recall(
         self.real_features, fake_subset, k=ev.pr_k).items()})
     if not full:
@@ -128,15 +179,15 @@ class Evaluator:
     is_mean, is_std = metrics.inception_score(jnp.asarray(probs), num_splits=ev.is_splits)
     out.update({"inception_score": float(is_mean), "inception_score_std": float(is_std)})
     if per_class and self.sampler.num_classes:
-      out.update(self.per_class_metrics(fake_features, probs, self.labels(num)))
+      out.update(self.per_class_metrics(fake_features, class_probs, self.labels(num)))
     return out
 
   def per_class_metrics(self, fake_features: np.ndarray, probs: np.ndarray,
                         labels: np.ndarray) -> dict:
     """Per requested class c of a conditional generator: its samples against class c's test images.
 
-    ``fid_class_c``: FID between the class-c samples and the class-c test
-    images, in classifier features; ``fid_train_test_class_c`` is the same
+    `probs` are the domain classifier's. ``fid_class_c``: FID between the
+    class-c samples and the class-c test images, in `eval.features`; ``fid_train_test_class_c`` is the same
     distance between the class-c train and test images, its reference (with
     ~36 test images per digit both carry FID's small-sample bias: compare a
     class with its reference, not with the all-class FID).
@@ -212,7 +263,7 @@ def _table(results: dict) -> str:
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=eval: scores the latest checkpoint, writes eval.json (+ truncation sweep)."""
   dataset, family, state = restore_latest(config, workdir)
-  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE7A1)
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_KEY)
   num = int(config.eval.num_samples)
   results = {"step": step_of(state)}
   evaluator = None

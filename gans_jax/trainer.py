@@ -178,7 +178,9 @@ def resolve_platform_choices(config: ml_collections.ConfigDict) -> ml_collection
 
 def resident_fits(config, dataset) -> bool:
   """Whether the dataset (float32) fits in `dataset.max_resident_mb` on the device."""
-  nbytes = dataset.num_examples * int(np.prod(dataset.example_shape)) * 4
+  domains = dataset.domains  # two domains live on the device as their own arrays, not as pairs
+  count = sum(d.num_examples for d in domains) if domains else dataset.num_examples
+  nbytes = count * int(np.prod(dataset.example_shape)) * 4
   return nbytes <= config.dataset.max_resident_mb * 2**20
 
 

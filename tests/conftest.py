@@ -68,3 +68,15 @@ def digits_classifier(data_dir, tmp_path_factory):
     train_and_evaluate(config, workdir, progress=False)
     with open(os.path.join(workdir, META_FILE)) as f:
       return workdir, json.load(f)
+
+
+@pytest.fixture(scope="session")
+def random_inception_npz(tmp_path_factory):
+  """Randomly initialised FID Inception weights in the converted .npz format (no real
+  weights exist offline): they exercise the weight-file path, not the real features."""
+  import numpy as np
+  from gans_jax.nets import inception
+  from test_inception import _random_variables
+  path = str(tmp_path_factory.mktemp("inception") / "random_inception.npz")
+  np.savez(path, **inception.variables_to_torch_state_dict(_random_variables(seed=0)))
+  return path

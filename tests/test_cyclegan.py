@@ -3,17 +3,22 @@
 import importlib
 import json
 import os
+import re
+import types
+from unittest import mock
 
 import chex
 import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image as PILImage
 import pytest
 from scipy import ndimage
+import tensorflow_datasets as tfds
 
 from gans_jax import evaluate, families, trainer
-from gans_jax.data import builders, load_dataset
+from gans_jax.data import builders, load_dataset, pipeline
 from gans_jax.errors import UserError
 from gans_jax.families import classifier, cyclegan
 
@@ -211,7 +216,7 @@ def test_one_domain_data_for_cyclegan_and_two_domains_for_a_gan_are_user_errors(
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("dataset.resolution", 10, r"^dataset.resolution: the ResNet generator"),
+    ("dataset.resolution", 9, r"^dataset.resolution: the ResNet generator downsamples 1 times"),
     ("model.d_layers", 4, r"^model.d_layers: 4 stages leave no score map"),
     ("loss.pool_size", -1, r"^loss.pool_size: must be an integer >= 0"),
     ("optimizer.decay_start", 1.5, r"^optimizer.decay_start: must be in \[0, 1\]"),
@@ -251,7 +256,8 @@ def _equivalence_main(data_dir: str) -> None:
 
   def run(backend, devices, streamed):
     config = tiny(data_dir)
-    # 16x16: the generator's 4x4 bottleneck (instance norm over 16 pixels, not 4).
+    # 16x16: the generator's bottleneck (one downsampling) is 8x8, so instance norm averages
+    # 64 pixels rather than 16 (at 8x8), less float noise to amplify.
     config.dataset.resolution = 16
     config.train.batch_size, config.loss.pool_size = 8, 8
     config.parallel.backend = backend
@@ -295,6 +301,109 @@ def _equivalence_main(data_dir: str) -> None:
         "pools": max_diff((one.pool_a, one.pool_b), (four.pool_a, four.pool_b)),
         "counts": [int(four.count_a), int(four.count_b)]}
   print(json.dumps(out))
+
+
+
+def _one_domain(x: np.ndarray, split: str):
+  return pipeline.Dataset(name="toy", kind="image", example_shape=x.shape[1:],
+                          num_examples=len(x), num_classes=None, split=split, data_dir="",
+                          resolution=None, reader=pipeline._ArrayReader({"x": x}))
+
+
+def test_two_domains_of_different_sizes_pair_index_i_with_a_i_div_nb_and_b_i_mod_nb():
+  a = np.arange(3, dtype=np.float32).reshape(3, 1, 1, 1)
+  b = 10 + np.arange(5, dtype=np.float32).reshape(5, 1, 1, 1)
+  ds = pipeline._two_domains("toy", _one_domain(a, "trainA"), _one_domain(b, "trainB"))
+  assert ds.num_examples == 15 and [d.num_examples for d in ds.domains] == [3, 5]
+  batch = ds.get(np.arange(15))
+  # Every (a, b) pair exactly once: a uniform index draws each domain uniformly, independently.
+  pairs = {(float(x), float(y)) for x, y in zip(batch["a"].ravel(), batch["b"].ravel())}
+  assert pairs == {(float(i), 10.0 + j) for i in range(3) for j in range(5)}
+  np.testing.assert_array_equal(ds.get(np.array([7]))["a"].ravel(), [1.0])   # 7 // 5
+  np.testing.assert_array_equal(ds.get(np.array([7]))["b"].ravel(), [12.0])  # 10 + 7 % 5
+  whole = ds.all()
+  np.testing.assert_array_equal(whole["a"], a)
+  np.testing.assert_array_equal(whole["b"], b)
+  # Resident data holds the 8 images, not the 15 pairs.
+  budget = lambda images: types.SimpleNamespace(
+      dataset=types.SimpleNamespace(max_resident_mb=images * 4 / 2**20))
+  assert trainer.resident_fits(budget(8), ds) and not trainer.resident_fits(budget(7), ds)
+
+
+@pytest.mark.parametrize("shape_b, field", [((2, 2, 3), "dataset.name"),
+                                            ((3, 3, 1), "dataset.resolution")])
+def test_domains_of_different_shapes_are_a_user_error_naming_the_field(shape_b, field):
+  a, b = np.zeros((2, 2, 2, 1), np.float32), np.zeros((2,) + shape_b, np.float32)
+  with pytest.raises(UserError, match=rf"^{field}: the domains of 'toy' differ in shape: "
+                     rf"trainA \(2, 2, 1\), trainB {re.escape(str(shape_b))}"):
+    pipeline._two_domains("toy", _one_domain(a, "trainA"), _one_domain(b, "trainB"))
+
+
+def test_a_prepared_tfds_cycle_gan_dataset_trains_by_name(tmp_path):
+  """TFDS cycle_gan/horse2zebra under tfds.testing.mock_data (random images of varying size)."""
+  from tensorflow_datasets.core.data_sources import base as tfds_base
+  one_by_one = lambda self, keys: [self[k] for k in keys]  # see test_data.py: mock's __getitems__
+  config = tiny(str(tmp_path / "tfds"), 2)
+  config.dataset.name = "cycle_gan/horse2zebra"
+  with tfds.testing.mock_data(num_examples=6), \
+      mock.patch.object(tfds_base.BaseDataSource, "__getitems__", one_by_one):
+    train = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir, resolution=8)
+    domain_b = load_dataset(config.dataset.name, split="trainB",
+                            data_dir=config.dataset.data_dir, resolution=8)
+    assert train.example_shape == (8, 8, 3) and train.num_examples == 36
+    np.testing.assert_array_equal(train.get(np.array([13]))["b"], domain_b.get(np.array([1]))["x"])
+    state = trainer.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
+    assert int(state.step) == 2
+    results = evaluate.evaluate(config, str(tmp_path / "run"))
+    # No domain classifiers for a catalog dataset: cycle errors only.
+    assert set(results) == {"step", "cycle_error_a", "cycle_error_b"}
+    assert all(np.isfinite(results[k]) for k in ("cycle_error_a", "cycle_error_b"))
+    gan = importlib.import_module("experiments.lsgan").get_config()
+    gan.dataset.name, gan.dataset.data_dir = config.dataset.name, config.dataset.data_dir
+    gan.dataset.resolution = 8
+    with pytest.raises(UserError, match=r"^dataset.name: family 'gan' reads arrays \['x'\]"):
+      trainer.train_and_evaluate(gan, str(tmp_path / "gan"), progress=False)
+
+
+@pytest.mark.parametrize("downsampling", [0, 1, 2])
+def test_resnet_generator_blocks_run_at_one_2_to_the_d_th_of_the_side(downsampling):
+  from gans_jax.nets.resnet import ResnetGenerator
+  net = ResnetGenerator(channels=1, width=4, num_blocks=1, num_downsampling=downsampling)
+  x = jnp.zeros((2, 8, 8, 1))
+  params = net.init(jax.random.PRNGKey(0), x)["params"]
+  block_input = jax.tree.leaves(params["ResidualBlock_0"]["Conv_0"]["kernel"])[0]
+  assert block_input.shape == (3, 3, 4 * 2**downsampling, 4 * 2**downsampling)
+  assert len([k for k in params if k.startswith("ConvTranspose")]) == downsampling
+  # Each stride-2 stage halves the side: the blocks see 8 / 2^d.
+  _, inter = net.apply({"params": params}, x, capture_intermediates=True)
+  block_out = inter["intermediates"]["ResidualBlock_0"]["__call__"][0]
+  assert block_out.shape == (2, 8 // 2**downsampling, 8 // 2**downsampling, 4 * 2**downsampling)
+  assert net.apply({"params": params}, x).shape == x.shape
+
+
+class TwoDomainsMissingB(builders._PackageBuilder, skip_registration=True):  # pylint: disable=protected-access
+  """A prepared two-domain dataset whose trainB split is missing (PNG `Image` via PIL, no TF)."""
+
+  VERSION = tfds.core.Version("1.0.0")
+
+  def _info(self):
+    return tfds.core.DatasetInfo(
+        builder=self, features=tfds.features.FeaturesDict(
+            {"image": tfds.features.Image(shape=(4, 4, 3))}), disable_shuffling=True)
+
+  def _split_generators(self, dl_manager):
+    return {split: self._generate_examples() for split in ("trainA", "testA", "testB")}
+
+  def _generate_examples(self):
+    for i in range(2):
+      yield i, {"image": PILImage.fromarray(np.full((4, 4, 3), 40 * i, np.uint8))}
+
+
+def test_a_two_domain_dataset_missing_a_split_names_it(tmp_path):
+  TwoDomainsMissingB(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
+  with pytest.raises(UserError, match=r"^dataset.split: 'two_domains_missing_b' has no split "
+                     r"'trainB'; use one of \['testA', 'testB', 'trainA'\]"):
+    load_dataset("two_domains_missing_b", data_dir=str(tmp_path))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """--mode=eval and in-training evaluation: keys, ranges, the reference FID, errors."""
 
 import json
+import os
 
 import jax
 import numpy as np
@@ -187,3 +188,71 @@ def test_evaluator_wiring_on_a_sampler_that_copies_test_images(digits_classifier
                                                     full=False)
   assert out["precision"] == 1.0 and out["recall"] == 1.0, out
   assert abs(out["fid"]) < 1e-2 * out["fid_train_test"], out
+
+
+class _Head:
+  """A dataset cut to its first `n` examples (keeps Inception on a CPU cheap)."""
+
+  def __init__(self, dataset, n):
+    self.dataset, self.n = dataset, n
+
+  def all(self):
+    return {k: v[:self.n] for k, v in self.dataset.all().items()}
+
+
+def test_inception_features_score_eval_as_the_fid_command_does(
+    digits_classifier, data_dir, random_inception_npz, tmp_path, monkeypatch, capsys):
+  """eval.features=inception: the Evaluator's fid_train_test is what `python -m gans_jax.fid`
+  gives for folders of the same train and test images, in the same Inception features; a
+  conditional sampler's conditional_accuracy stays the domain classifier's. Kept small for a
+  CPU: random weights at 75x75, the first 48 images of each split, the first 64 of the 2048
+  features (a 2048-d FID alone takes a minute on a loaded CPU)."""
+  import types
+  import jax.numpy as jnp
+  from gans_jax import features, fid
+  from gans_jax.families.classifier import load_classifier
+  from gans_jax.image_files import to_uint8, write_png
+  from gans_jax.nets import inception
+
+  monkeypatch.setattr(inception, "INPUT_SIZE", 75)
+  full = features.InceptionFeatures.__call__
+  monkeypatch.setattr(features.InceptionFeatures, "__call__",
+                      lambda self, x: (lambda f, p: (f[:, :64], p))(*full(self, x)))
+  real_load = evaluate.load_dataset
+  monkeypatch.setattr(evaluate, "load_dataset", lambda *a, **k: _Head(real_load(*a, **k), 48))
+  clf_dir, _ = digits_classifier
+  config = eval_config("wgan_gp", data_dir, clf_dir)
+  config.eval.features, config.eval.inception_path = "inception", random_inception_npz
+  test = real_load("digits", split="test", data_dir=data_dir, resolution=16).all()
+  # A conditional "generator" returning the first test image of the requested class.
+  bank = jnp.asarray(np.stack([test["x"][test["y"] == c][0] for c in range(10)]))
+  sampler = types.SimpleNamespace(z_dim=4, num_classes=10,
+                                  generate=lambda state, z, labels: bank[labels])
+  ev = evaluate.Evaluator(config, sampler, "image")
+  assert isinstance(ev.extractor, features.InceptionFeatures)
+
+  folders = []
+  for split in ("train", "test"):
+    x = _Head(real_load("digits", split=split, data_dir=data_dir, resolution=16), 48).all()["x"]
+    folders.append(tmp_path / split)
+    os.makedirs(folders[-1])
+    for i, image in enumerate(to_uint8(x)):
+      write_png(str(folders[-1] / f"{i}.png"), image)
+  assert fid.main([str(f) for f in folders] +
+                  ["--features", "inception", "--inception_path", random_inception_npz]) == 0
+  assert json.loads(capsys.readouterr().out)["fid"] == pytest.approx(ev.fid_train_test, rel=1e-3)
+
+  key = jax.random.PRNGKey(0)
+  out = ev(None, key, 20)
+  samples = ev.samples(None, key, 20)
+  predicted = np.argmax(np.asarray(load_classifier(clf_dir).apply(samples)[0]), -1)
+  assert out["conditional_accuracy"] == np.mean(predicted == ev.labels(20))
+  assert 1.0 <= out["inception_score"] <= 1008.0
+  assert IMAGE_KEYS <= set(out)
+
+
+def test_missing_inception_weights_name_eval_inception_path(tmp_path):
+  config = eval_config("wgan_gp", str(tmp_path))
+  config.eval.features, config.eval.inception_path = "inception", str(tmp_path / "w.pth")
+  with pytest.raises(UserError, match=r"^eval\.inception_path: no file at .*w\.pth"):
+    evaluate.feature_extractor(config)

@@ -96,7 +96,7 @@ def test_folder_mistakes_are_user_errors_naming_the_folder_or_file(tmp_path):
   Image.fromarray(np.random.RandomState(0).randint(0, 256, (32, 32, 3)).astype(np.uint8)).save(
       png, "PNG")
   (tmp_path / "cut" / "truncated.png").write_bytes(png.getvalue()[:200])
-  with pytest.raises(UserError, match=r"cannot read image .*cut/truncated\.png"):
+  with pytest.raises(UserError, match=r"cut/truncated\.png: not a readable image"):
     load_dataset(f"folder:{tmp_path / 'cut'}", data_dir=data_dir, resolution=8)
 
 

@@ -30,9 +30,9 @@ import tensorflow_datasets as tfds
 from gans_jax.data.builders import _PackageBuilder
 from gans_jax.data.preprocess import preprocess_images
 from gans_jax.errors import UserError
+from gans_jax.image_files import IMAGE_EXTENSIONS, list_image_files, read_image, to_uint8
 
 PREFIX = "folder:"
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
@@ -49,34 +49,22 @@ class FolderScan:
   fingerprint: str
 
 
-def _unreadable(path: str, error: Exception) -> UserError:
-  return UserError(f"dataset.name: cannot read image {path} ({type(error).__name__}: "
-                   f"{' '.join(str(error).split())[:120]}); remove or replace it.")
-
-
 def _read_header(path: str) -> tuple[str, tuple[int, int]]:
-  """(PIL mode, (H, W)) from the file's header; UserError naming the file if PIL cannot."""
+  """(PIL mode, (H, W)) from the file's header; UserError naming the file if PIL cannot (its
+  message as `image_files.read_image`'s, which finds a body that does not decode)."""
   try:
     with Image.open(path) as image:
       return image.mode, (image.height, image.width)
   except Exception as e:  # PIL raises several types for a bad file; all mean "unreadable"
-    raise _unreadable(path, e) from None
-
-
-def _image_files(root: str) -> list[str]:
-  found = []
-  for directory, subdirs, names in os.walk(root):
-    subdirs.sort()
-    found += [os.path.relpath(os.path.join(directory, n), root) for n in names
-              if n.lower().endswith(IMAGE_EXTENSIONS)]
-  return sorted(found)
+    raise UserError(f"{path}: not a readable image ({type(e).__name__}: "
+                    f"{' '.join(str(e).split())[:150]})") from None
 
 
 def scan_folder(root: str, resolution: int | None) -> FolderScan:
   """Lists and checks a folder's images (headers only); UserError naming the folder or file."""
   if not os.path.isdir(root):
     raise UserError(f"dataset.name: {PREFIX}{root} is not a directory.")
-  files = _image_files(root)
+  files = [os.path.relpath(path, root) for path in list_image_files(root)]
   if not files:
     raise UserError(f"dataset.name: {PREFIX}{root} holds no PNG or JPEG files "
                     f"({', '.join(IMAGE_EXTENSIONS)}, searched recursively).")
@@ -116,16 +104,10 @@ def config_name(scan: FolderScan) -> str:
 def load_image(path: str, channels: int, side: int | None) -> np.ndarray:
   """uint8 [S, S, C] (or [H, W, C] when side is None): decoded, centre-cropped and resized as
   `preprocess.preprocess_images` does for catalog datasets, rounded back to 256 levels."""
-  try:
-    with Image.open(path) as image:
-      pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"))
-  except Exception as e:  # a header that parsed, a body that does not (e.g. truncated)
-    raise _unreadable(path, e) from None
-  pixels = pixels.reshape(pixels.shape[:2] + (channels,))
+  pixels = read_image(path, channels)  # UserError naming the file if its body is unreadable
   if side is None:
     return pixels
-  x = preprocess_images(pixels[None], max_value=255, resolution=side)[0]
-  return np.round((x + 1) * 127.5).astype(np.uint8)
+  return to_uint8(preprocess_images(pixels[None], max_value=255, resolution=side)[0])
 
 
 @dataclasses.dataclass

@@ -1,12 +1,16 @@
 """The input pipeline: a `Dataset` that returns preprocessed numpy batches by index.
 
-Two kinds of source, both read through TFDS data sources (ArrayRecord, random access, no TensorFlow):
+Three kinds of source, all read through TFDS data sources (ArrayRecord, random access, no TensorFlow):
 - the embedded datasets `digits`, `ring8`, `grid25` (`builders.py`), prepared into `data_dir` on first use,
   then decoded in bulk once and held in memory (they are small: ring8 is 100,000 × 2 floats);
 - any image dataset already prepared (as ArrayRecord) in `data_dir`, e.g. a TFDS catalog dataset such as
   mnist, cifar10 or celeb_a; read lazily, batch by batch, and never downloaded;
 - a folder of PNG/JPEG files, 'folder:/path' (`folder.py`), prepared into `data_dir` once per folder
   state and read lazily.
+
+Two-domain datasets (CycleGAN's `digits2styled` and TFDS `cycle_gan/*`, splits trainA, trainB, testA,
+testB): their split 'train' holds both training domains, `Dataset.domains`; index i of it is the pair
+(a[i // n_b], b[i % n_b]), and `all()` gives each domain whole, as arrays 'a' and 'b'.
 
 Preprocessing (deterministic, `preprocess.py`): images become float32 NHWC in [−1, 1] (x / (max/2) − 1,
 max = 16 for digits and 255 for uint8 images); with a `resolution`, a non-square image is centre-cropped
@@ -50,6 +54,9 @@ class _ArrayReader:
   def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
     return {key: value[indices] for key, value in self.arrays.items()}
 
+  def all(self) -> dict[str, np.ndarray]:
+    return {key: value.copy() for key, value in self.arrays.items()}
+
 
 @dataclasses.dataclass(frozen=True)
 class _SourceReader:
@@ -71,14 +78,21 @@ class _SourceReader:
     else:
       examples = [self.source[k] for k in keys]
     if examples:
-      images = np.stack([np.asarray(ex[self.image_key]) for ex in examples])
-      x = preprocess_images(images, max_value=self.max_value, resolution=self.resolution)
+      x = self._preprocess([np.asarray(ex[self.image_key]) for ex in examples])
     else:
       x = np.zeros((0, *self.example_shape), np.float32)
     batch = {'x': x}
     if self.label_key is not None:
       batch['y'] = np.asarray([ex[self.label_key] for ex in examples], np.int32).reshape(len(keys))
     return batch
+
+  def _preprocess(self, images: list[np.ndarray]) -> np.ndarray:
+    if len({im.shape for im in images}) == 1:
+      return preprocess_images(np.stack(images), max_value=self.max_value,
+                               resolution=self.resolution)
+    # Images of varying size (only with a resolution, checked at load): each on its own.
+    return np.concatenate([preprocess_images(im[None], max_value=self.max_value,
+                                             resolution=self.resolution) for im in images])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,10 +138,18 @@ class Dataset:
           f'indices must lie in [0, {self.num_examples}), got [{indices.min()}, {indices.max()}]')
     return self.reader.read(indices.astype(np.int64))
 
+  @property
+  def domains(self) -> tuple[Dataset, Dataset] | None:
+    """(A, B), each a one-domain dataset, when this is a two-domain dataset; else None."""
+    if isinstance(self.reader, _TwoDomainReader):
+      return self.reader.domain_a, self.reader.domain_b
+    return None
+
   def all(self) -> dict[str, np.ndarray]:
-    """Every example in index order: the same as `get(np.arange(num_examples))`."""
-    if isinstance(self.reader, _ArrayReader):
-      return {key: value.copy() for key, value in self.reader.arrays.items()}
+    """Every example in index order: the same as `get(np.arange(num_examples))`, except for two
+    domains, where it is every example of each domain ('a', 'b', of their own lengths)."""
+    if hasattr(self.reader, 'all'):
+      return self.reader.all()
     chunks = [
         self.get(np.arange(start, min(start + _ALL_CHUNK, self.num_examples)))
         for start in range(0, self.num_examples, _ALL_CHUNK)
@@ -135,6 +157,48 @@ class Dataset:
     if not chunks:
       return self.get(np.zeros((0,), np.int64))
     return {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
+
+
+@dataclasses.dataclass(frozen=True)
+class _TwoDomainReader:
+  """The unpaired training set of two domains, each a one-domain `Dataset` ('x', maybe 'y').
+
+  Index i addresses the pair (a[i // n_b], b[i % n_b]) of all n_a * n_b pairs, so a uniformly drawn
+  index gives independent, uniformly drawn examples of each domain whatever their sizes.
+  """
+
+  domain_a: Dataset
+  domain_b: Dataset
+
+  def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    n_b = self.domain_b.num_examples
+    return _pair(self.domain_a.get(indices // n_b), self.domain_b.get(indices % n_b))
+
+  def all(self) -> dict[str, np.ndarray]:
+    return _pair(self.domain_a.all(), self.domain_b.all())
+
+
+def _pair(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """{'a', 'b'} images plus {'y_a', 'y_b'} labels where the domains have them."""
+  out = {'a': a['x'], 'b': b['x']}
+  out.update({f'y_{d}': arrays['y'] for d, arrays in (('a', a), ('b', b)) if 'y' in arrays})
+  return out
+
+
+def _two_domains(name: str, domain_a: Dataset, domain_b: Dataset) -> Dataset:
+  """The 'train' split of a two-domain dataset from its one-domain splits trainA and trainB."""
+  shape_a, shape_b = domain_a.example_shape, domain_b.example_shape
+  if shape_a != shape_b:
+    field = 'dataset.name' if shape_a[:-1] == shape_b[:-1] else 'dataset.resolution'
+    raise UserError(
+        f'{field}: the domains of {name!r} differ in shape: {domain_a.split} {shape_a}, '
+        f'{domain_b.split} {shape_b}'
+        + ('' if field == 'dataset.name' else '; set dataset.resolution to make both square') + '.')
+  return Dataset(
+      name=name, kind='image', example_shape=shape_a,
+      num_examples=domain_a.num_examples * domain_b.num_examples,
+      num_classes=domain_a.num_classes, split='train', data_dir=domain_a.data_dir,
+      resolution=domain_a.resolution, reader=_TwoDomainReader(domain_a, domain_b))
 
 
 def _check_resolution(resolution: Any) -> None:
@@ -261,6 +325,9 @@ def _load_prepared(name: str, split: str, data_dir: str | None,
     raise UserError(unknown + '.') from e
   except (ValueError, AssertionError) as e:  # Bad config or version: TFDS says which.
     raise UserError(f'{unknown}: {str(e).splitlines()[0]}') from e
+  if split == 'train' and _is_two_domain(builder):
+    return _two_domains(name, *(_load_prepared(name, f'train{d}', data_dir, resolution)
+                                for d in 'AB'))
   features = builder.info.features
   image = features['image'] if 'image' in features else None
   if not isinstance(image, tfds.features.Image) or image.np_dtype != np.uint8:
@@ -307,6 +374,13 @@ def _load_folder(name: str, split: str, data_dir: str | None,
       data_dir=os.fspath(builder.data_dir_root), resolution=resolution, reader=reader)
 
 
+def _is_two_domain(builder: tfds.core.DatasetBuilder) -> bool:
+  """TFDS `cycle_gan/*`, or any prepared dataset with a split trainA or trainB and no 'train' (a
+  missing domain is then named by the split check)."""
+  splits = set(builder.info.splits.keys())
+  return builder.name == 'cycle_gan' or (bool({'trainA', 'trainB'} & splits) and 'train' not in splits)
+
+
 # The splits of the two-domain dataset: 'train' holds both domains (for CycleGAN), the others one.
 TWO_DOMAIN_SPLITS = ('train', 'trainA', 'trainB', 'testA', 'testB')
 
@@ -315,8 +389,8 @@ def _load_digits2styled(name: str, split: str, data_dir: str | None,
                         resolution: int | None) -> Dataset:
   """digits2styled (see `builders.style_transform`), built from the prepared digits.
 
-  Split 'train' of 'digits2styled' is the two-domain training set: arrays 'a', 'b' (images, the
-  same number of each, unpaired) and 'y_a', 'y_b' (their digit labels, never trained on); splits
+  Split 'train' of 'digits2styled' is the two-domain training set (`_TwoDomainReader`): arrays 'a',
+  'b' (images, unpaired) and 'y_a', 'y_b' (their digit labels, never trained on); splits
   'trainA', 'trainB', 'testA', 'testB' are one domain each ('x', 'y'). 'digits2styled_a' and
   'digits2styled_b' are the one-domain views with splits 'train' and 'test' (what a classifier of
   one domain trains on). testB[i] = T(testA[i]).
@@ -330,27 +404,22 @@ def _load_digits2styled(name: str, split: str, data_dir: str | None,
   if split not in TWO_DOMAIN_SPLITS:
     raise UserError(f'dataset.split: {name!r} has no split {split!r}; use one of '
                     f'{list(TWO_DOMAIN_SPLITS)}.')
+  if split == 'train':
+    return _two_domains(name, *(_load_digits2styled(name, f'train{d}', data_dir, resolution)
+                                for d in 'AB'))
   source = 'test' if split.startswith('test') else 'train'
   digits = _load_embedded('digits', source, data_dir, resolution)
   arrays = digits.all()
   x, y = arrays['x'], arrays['y']
   if source == 'train':
-    pos = {d: builders.digits2styled_train_positions(d) for d in 'AB'}
-    a, y_a = x[pos['A']], y[pos['A']]
-    b, y_b = builders.style_transform(x[pos['B']]), y[pos['B']]
-  else:
-    a, y_a, b, y_b = x, y, builders.style_transform(x), y
-  if split == 'train':
-    arrays = {'a': a, 'b': b, 'y_a': y_a, 'y_b': y_b}
-  elif split.endswith('A'):
-    arrays = {'x': a, 'y': y_a}
-  else:
-    arrays = {'x': b, 'y': y_b}
-  first = arrays['a' if split == 'train' else 'x']
+    pos = builders.digits2styled_train_positions(split[-1])
+    x, y = x[pos], y[pos]
+  if split.endswith('B'):
+    x = builders.style_transform(x)
   return Dataset(
-      name=name, kind='image', example_shape=tuple(first.shape[1:]), num_examples=len(first),
+      name=name, kind='image', example_shape=tuple(x.shape[1:]), num_examples=len(x),
       num_classes=digits.num_classes, split=split, data_dir=digits.data_dir,
-      resolution=resolution, reader=_ArrayReader(arrays))
+      resolution=resolution, reader=_ArrayReader({'x': x, 'y': y}))
 
 
 def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None,

@@ -34,8 +34,14 @@ k_pool_b); example i of the global batch draws its A index from fold_in(k_a, i)
 and its B index from fold_in(k_b, i) (resident data), uniformly; streamed data
 reads draw 0 for A and draw 1 for B.
 
-Evaluation (`--mode=eval`) needs a classifier of each domain (eval.classifier_dir_a
-and _b; defaults runs/classifier_<dataset>_a and _b).
+Data: any two-domain dataset (`digits2styled`, TFDS `cycle_gan/*`); its split 'train'
+gives both domains whole as arrays 'a' and 'b' (resident) or index i as the pair
+(a[i // n_b], b[i % n_b]) (streamed), so domains of different sizes work.
+
+Evaluation (`--mode=eval`) reports cycle errors on the test splits; with a classifier
+of each domain (eval.classifier_dir_a and _b; for digits2styled the defaults are
+runs/classifier_digits2styled_a and _b) also label preservation and FIDs, and for
+digits2styled the error against the known transform.
 """
 
 import os
@@ -50,6 +56,7 @@ from ml_collections import config_dict
 
 from gans_jax import losses, metrics
 from gans_jax.configs import base_config, require, require_sections
+from gans_jax.data.builders import TWO_DOMAIN_DATASETS
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.families.classifier import load_classifier
@@ -83,6 +90,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict()
   config.model.g_width = 32       # k of c7s1-k (the paper: 64)
   config.model.g_blocks = 6       # residual blocks (the paper: 6 at 128px, 9 at 256px)
+  config.model.g_downsampling = 2  # stride-2 stages around the blocks (the paper: 2)
   config.model.d_width = 64
   config.model.d_layers = 1       # stride-2 PatchGAN stages (the paper: 3 at 256px)
 
@@ -108,12 +116,14 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   del num_devices
   require_sections(config, "model", "loss", "optimizer")
   m, loss = config.model, config.loss
-  for field in ("g_width", "g_blocks", "d_width", "d_layers"):
-    require(isinstance(m[field], int) and m[field] >= (0 if field in ("g_blocks", "d_layers") else 1),
-            f"model.{field}", f"must be a positive integer, got {m[field]!r}")
-  res = config.dataset.resolution
-  require(isinstance(res, int) and res % 4 == 0, "dataset.resolution",
-          f"the ResNet generator downsamples twice: needs a multiple of 4, got {res!r}")
+  for field in ("g_width", "g_blocks", "g_downsampling", "d_width", "d_layers"):
+    least = 1 if field.endswith("width") else 0
+    require(isinstance(m[field], int) and m[field] >= least,
+            f"model.{field}", f"must be an integer >= {least}, got {m[field]!r}")
+  res, factor = config.dataset.resolution, 2 ** m.g_downsampling
+  require(isinstance(res, int) and res % factor == 0, "dataset.resolution",
+          f"the ResNet generator downsamples {m.g_downsampling} times: needs a multiple of "
+          f"{factor}, got {res!r}")
   require(score_map_side(res, m.d_layers) >= 1, "model.d_layers",
           f"{m.d_layers} stages leave no score map at resolution {res}; use fewer")
   require(loss.cycle_weight >= 0, "loss.cycle_weight", f"must be >= 0, got {loss.cycle_weight}")
@@ -181,7 +191,8 @@ class CycleGAN(base.Family):
                       f"trainB), e.g. 'digits2styled'; {dataset.name!r} has one domain")
     m = config.model
     channels = dataset.example_shape[-1]
-    self.g_net = ResnetGenerator(channels=channels, width=m.g_width, num_blocks=m.g_blocks)
+    self.g_net = ResnetGenerator(channels=channels, width=m.g_width, num_blocks=m.g_blocks,
+                                 num_downsampling=m.g_downsampling)
     self.d_net = PatchGANDiscriminator(width=m.d_width, num_layers=m.d_layers)
 
   @property
@@ -313,24 +324,48 @@ class CycleGAN(base.Family):
     return {"": (jnp.concatenate(rows), a.shape[0])}
 
   def classifier_dirs(self) -> dict:
+    """Each domain's classifier workdir: eval.classifier_dir_a/_b, else runs/classifier_<dataset>_a/_b
+    for digits2styled (whose domains have digit labels); {} for a dataset with neither."""
     ev, name = self.config.eval, self.config.dataset.name
-    return {d: ev.get(f"classifier_dir_{d}") or os.path.join("runs", f"classifier_{name}_{d}")
-            for d in ("a", "b")}
+    dirs = {d: ev.get(f"classifier_dir_{d}") for d in ("a", "b")}
+    if name in TWO_DOMAIN_DATASETS:
+      return {d: path or os.path.join("runs", f"classifier_{name}_{d}") for d, path in dirs.items()}
+    return {d: path for d, path in dirs.items() if path}
 
   def eval_metrics(self, state, evaluator, key):
-    """label_preservation_ab/ba, cycle_error_a/b, fid_a/b (+ train-vs-test), translation vs identity error."""
+    """cycle_error_a/b; with each domain's classifier label_preservation_ab/ba and fid_a/b (+ train
+    vs test); for digits2styled translation vs identity error against the known transform."""
     del evaluator, key
-    name = self.config.dataset.name
-    classifiers = {d: load_classifier(path, f"{name}_{d}")
-                   for d, path in self.classifier_dirs().items()}
     test = {"a": self.test_arrays("A"), "b": self.test_arrays("B")}
-    train = self.dataset.all()
+    a, b = test["a"]["x"], test["b"]["x"]
     bs = int(self.config.eval.batch_size)
     fwd = jax.jit(self.translate, static_argnums=2)
 
-    def batched(fn, x):
-      return np.concatenate([np.asarray(fn(jnp.asarray(x[i:i + bs])))
+    def translate(x, direction):
+      return np.concatenate([np.asarray(fwd(state, jnp.asarray(x[i:i + bs]), direction))
                              for i in range(0, len(x), bs)])
+
+    g_a, f_b = translate(a, "ab"), translate(b, "ba")
+    out = {"cycle_error_a": float(np.mean(np.abs(translate(g_a, "ba") - a))),
+           "cycle_error_b": float(np.mean(np.abs(translate(f_b, "ab") - b)))}
+    dirs = self.classifier_dirs()
+    if dirs:
+      if set(dirs) != {"a", "b"}:
+        raise UserError("eval.classifier_dir_a: set both eval.classifier_dir_a and "
+                        "eval.classifier_dir_b (one classifier per domain), or neither")
+      out.update(self._classifier_metrics(dirs, test, g_a, f_b))
+    if self.config.dataset.name == "digits2styled":
+      # The known answer: testB[i] = T(testA[i]).
+      out.update({"translation_error_ab": float(np.mean(np.abs(g_a - b))),
+                  "translation_error_ba": float(np.mean(np.abs(f_b - a))),
+                  "identity_error_ab": float(np.mean(np.abs(a - b)))})
+    return out
+
+  def _classifier_metrics(self, dirs, test, g_a, f_b) -> dict:
+    """Label preservation and FIDs of the translations in each target domain's classifier."""
+    name, bs = self.config.dataset.name, int(self.config.eval.batch_size)
+    classifiers = {d: load_classifier(path, f"{name}_{d}") for d, path in dirs.items()}
+    train = self.dataset.all()
 
     def logits_features(d, x):
       res = classifiers[d].resolution
@@ -349,23 +384,11 @@ class CycleGAN(base.Family):
       return float(metrics.frechet_distance(*stats[0], *stats[1]))
 
     a, b = test["a"]["x"], test["b"]["x"]
-    g_a = batched(lambda x: fwd(state, x, "ab"), a)
-    f_b = batched(lambda x: fwd(state, x, "ba"), b)
-    fg_a = batched(lambda x: fwd(state, x, "ba"), g_a)
-    gf_b = batched(lambda x: fwd(state, x, "ab"), f_b)
-    out = {
-        "label_preservation_ab": float(np.mean(
-            np.argmax(logits_features("b", g_a)[0], -1) == test["a"]["y"])),
-        "label_preservation_ba": float(np.mean(
-            np.argmax(logits_features("a", f_b)[0], -1) == test["b"]["y"])),
-        "cycle_error_a": float(np.mean(np.abs(fg_a - a))),
-        "cycle_error_b": float(np.mean(np.abs(gf_b - b))),
-        "fid_a": fid("a", f_b, a), "fid_a_train_test": fid("a", train["a"], a),
-        "fid_b": fid("b", g_a, b), "fid_b_train_test": fid("b", train["b"], b),
-    }
-    if name == "digits2styled":
-      # The known answer: testB[i] = T(testA[i]).
-      out.update({"translation_error_ab": float(np.mean(np.abs(g_a - b))),
-                  "translation_error_ba": float(np.mean(np.abs(f_b - a))),
-                  "identity_error_ab": float(np.mean(np.abs(a - b)))})
+    out = {"fid_a": fid("a", f_b, a), "fid_a_train_test": fid("a", train["a"], a),
+           "fid_b": fid("b", g_a, b), "fid_b_train_test": fid("b", train["b"], b)}
+    if "y" in test["a"] and name in TWO_DOMAIN_DATASETS:  # class labels shared by both domains
+      out["label_preservation_ab"] = float(np.mean(
+          np.argmax(logits_features("b", g_a)[0], -1) == test["a"]["y"]))
+      out["label_preservation_ba"] = float(np.mean(
+          np.argmax(logits_features("a", f_b)[0], -1) == test["b"]["y"]))
     return out

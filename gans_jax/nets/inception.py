@@ -639,12 +639,15 @@ def default_inception_path() -> str:
   return base + ".npz" if os.path.exists(base + ".npz") else base + ".pth"
 
 
-def load_inception_params(path: str | None = None) -> dict[str, Any]:
+def load_inception_params(path: str | None = None, *,
+                          field: str = "eval.inception_path") -> dict[str, Any]:
   """Loads the FID Inception weights into InceptionV3FID variables.
 
   Args:
     path: a pytorch-fid ``.pth`` state_dict or an ``.npz`` keyed by the same torch
       names (``eval.inception_path`` in the config); None: `default_inception_path()`.
+    field: the option that sets `path`, named in error messages (``--inception_path``
+      for ``python -m gans_jax.fid``).
 
   Returns:
     {'params': ..., 'batch_stats': ...} for ``InceptionV3FID().apply``.
@@ -657,18 +660,18 @@ def load_inception_params(path: str | None = None) -> dict[str, Any]:
     if not os.path.exists(path):
       raise UserError(
           f"Inception weights not found at {path} (or .npz): download {FID_WEIGHTS_URL} "
-          "to that path, or set eval.inception_path to the file")
+          f"to that path, or set {field} to the file")
   path = os.path.expanduser(path)
   if not os.path.isfile(path):
     raise UserError(
-        f"eval.inception_path: no file at {path}; download {FID_WEIGHTS_URL} there, or "
-        f"unset eval.inception_path to use {os.path.join(DEFAULT_WEIGHTS_DIR, FID_WEIGHTS_NAME)}.pth")
+        f"{field}: no file at {path}; download {FID_WEIGHTS_URL} there, or "
+        f"unset {field} to use {os.path.join(DEFAULT_WEIGHTS_DIR, FID_WEIGHTS_NAME)}.pth")
   if path.endswith(".npz"):
     try:
       with np.load(path, allow_pickle=False) as npz:
         state_dict = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-      raise UserError(f"eval.inception_path: {path} is not a readable .npz ({e}); "
+      raise UserError(f"{field}: {path} is not a readable .npz ({e}); "
                       "rewrite it with: python -m gans_jax.nets.inception convert X.pth X.npz") from e
   else:
     state_dict = read_torch_state_dict(path)

@@ -46,11 +46,13 @@ class ResnetGenerator(nn.Module):
     channels: output channels C.
     width: k, the channels of the first layer (the paper: 64).
     num_blocks: residual blocks at 1/4 resolution (the paper: 6 at 128px, 9 at 256px).
-  H and W must be divisible by 4.
+    num_downsampling: d stride-2 convs before the blocks and d transposed convs after them.
+  H and W must be divisible by 2^num_downsampling.
   """
   channels: int
   width: int = 64
   num_blocks: int = 6
+  num_downsampling: int = 2  # stride-2 stages (the paper: 2); 0 keeps every block at full size
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -58,12 +60,13 @@ class ResnetGenerator(nn.Module):
     k = self.width
     h = nn.Conv(k, (7, 7), padding="VALID")(reflect_pad(x, 3))
     h = nn.relu(instance_norm()(h))
-    for mult in (2, 4):
+    mults = [2 ** i for i in range(1, self.num_downsampling + 1)]  # d2k, d4k, ...
+    for mult in mults:
       h = nn.Conv(k * mult, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(h)
       h = nn.relu(instance_norm()(h))
     for _ in range(self.num_blocks):
-      h = ResidualBlock(4 * k)(h)
-    for mult in (2, 1):
+      h = ResidualBlock(k * (mults[-1] if mults else 1))(h)
+    for mult in [m // 2 for m in reversed(mults)]:  # u2k, uk
       # padding 'SAME' with stride 2 doubles the side (PyTorch: padding=1, output_padding=1).
       h = nn.ConvTranspose(k * mult, (3, 3), strides=(2, 2), padding="SAME")(h)
       h = nn.relu(instance_norm()(h))
