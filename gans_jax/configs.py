@@ -218,7 +218,8 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
 
 # Fields whose change makes a saved state mean something else (or not fit the
 # networks at all): resuming or evaluating a checkpoint with another value is refused.
-STATE_FIELDS = re.compile(r"family$|model\.|loss\.(name|likelihood)$|dataset\.(name|resolution)$"
+STATE_FIELDS = re.compile(r"family$|model\.|loss\.(name|likelihood|historical_averaging)$"
+                          r"|dataset\.(name|resolution|num_labeled)$"
                           r"|optimizer\.(.+\.)?name$|train\.num_seeds$")
 
 
