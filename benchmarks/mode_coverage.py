@@ -123,9 +123,11 @@ TECHNIQUES = {
                                            model__minibatch_kernel_dim=5),
     "historical_averaging": _technique(loss__historical_averaging=0.1),
     "virtual_batch_norm": _technique(model__vbn_reference=100),
-    "pacgan2": _technique(model__pack=2),
-    "pacgan3": _technique(model__pack=3),
-    "pacgan4": _technique(model__pack=4),
+    # PacGAN: 100 packs of m per step, so D judges as many inputs as on the
+    # other rows (and 100 is not divisible by 3).
+    "pacgan2": _technique(model__pack=2, train__batch_size=200),
+    "pacgan3": _technique(model__pack=3, train__batch_size=300),
+    "pacgan4": _technique(model__pack=4, train__batch_size=400),
 }
 ROWS = {**LOSSES, **TECHNIQUES}
 LABELS = {
@@ -138,9 +140,9 @@ LABELS = {
     "minibatch_discrimination": "GAN + minibatch discrimination (16 x 5)",
     "historical_averaging": "GAN + historical averaging (lambda 0.1)",
     "virtual_batch_norm": "GAN + virtual BN in G (reference 100)",
-    "pacgan2": "PacGAN2 (GAN, 2 packed)",
-    "pacgan3": "PacGAN3 (GAN, 3 packed)",
-    "pacgan4": "PacGAN4 (GAN, 4 packed)",
+    "pacgan2": "PacGAN2 (GAN, 100 packs of 2)",
+    "pacgan3": "PacGAN3 (GAN, 100 packs of 3)",
+    "pacgan4": "PacGAN4 (GAN, 100 packs of 4)",
 }
 
 # Lin et al. 2018, Table 1 (mean +- standard error over 10 trials), as printed

@@ -6,7 +6,7 @@ labelled digits (5 per class, chosen from the seed) plus the real/fake loss on
 the other 1,387 training digits; the generator trains by feature matching.
 Networks: Salimans et al.'s MNIST model at digits scale (D 500-250-250 ReLU
 with Gaussian noise 0.6 on the [-1, 1] input and 0.5 after each layer; G
-500-500 ReLU + BatchNorm, z 100), Adam(5e-4, b1 0.5), 5,000 steps, 100 labelled + 100
+500-500 softplus + BatchNorm, z 100), Adam(5e-4, b1 0.5), 5,000 steps, 100 labelled + 100
 unlabelled + 100 generated examples per step, 8x8 digits.
 
 Measured: see docs/improved_techniques.md (test accuracy and the supervised
@@ -34,6 +34,7 @@ def get_config():
   config.model.d_hidden = (500, 250, 250)
   config.model.input_noise = 0.6
   config.model.hidden_noise = 0.5
+  config.model.weight_norm = True
 
   # Objective
   config.loss.unsupervised_weight = 1.0
@@ -41,6 +42,7 @@ def get_config():
   # Optimizers
   config.optimizer.g = optimizer_config("adam", 5e-4, b1=0.5, b2=0.999)
   config.optimizer.d = optimizer_config("adam", 5e-4, b1=0.5, b2=0.999)
+  config.optimizer.decay_start = 0.5  # then linear decay to 0 at the last step
 
   # Schedule
   config.train.num_steps = 5000

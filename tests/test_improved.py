@@ -4,6 +4,8 @@ Expected values are NumPy formulas written here from the papers' definitions.
 """
 
 import importlib
+import importlib.util
+import os
 
 import chex
 import flax
@@ -240,3 +242,18 @@ def test_pack_must_divide_every_devices_share_of_the_batch():
   families.check_config(config, num_devices=2)
   with pytest.raises(UserError, match=r"^model\.pack: .* on each of the 4 devices"):
     families.check_config(config, num_devices=4)
+
+
+def test_every_mode_coverage_row_is_a_valid_config_and_technique_rows_change_one_thing():
+  path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", "mode_coverage.py")
+  spec = importlib.util.spec_from_file_location("mode_coverage_benchmark", path)
+  bench = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(bench)
+  base_row = bench.make_config("ring8", "non_saturating", 10, 2, 0, 5).to_dict()
+  for name in bench.ROWS:
+    config = bench.make_config("ring8", name, 10, 2, 0, 5)  # runs check_config
+    if name in bench.TECHNIQUES:
+      changed = {f"{s}.{k}" for s in ("model", "loss", "train")
+                 for k, v in config[s].items() if base_row[s][k] != v}
+      assert changed - {"train.batch_size"}, name
+      assert len(changed - {"train.batch_size"}) <= 2, (name, changed)

@@ -34,11 +34,12 @@ import ml_collections
 import numpy as np
 import optax
 
-from gans_jax import losses, nets
+from gans_jax import losses
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
-from gans_jax.nets.semi_supervised import NoisyMLPClassifier
+from gans_jax.families.cyclegan import learning_rate_schedule
+from gans_jax.nets.semi_supervised import NoisyMLPClassifier, SSGANGenerator
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 ARCHS = ("mlp",)
@@ -67,10 +68,11 @@ def default_config() -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict()
   config.model.arch = "mlp"
   config.model.z_dim = 100
-  config.model.g_hidden = (500, 500)  # ReLU + BatchNorm
+  config.model.g_hidden = (500, 500)  # softplus + BatchNorm
   config.model.d_hidden = (500, 250, 250)
   config.model.input_noise = 0.6      # Gaussian std on the [-1, 1] input (0.3 on [0, 1] in the paper)
   config.model.hidden_noise = 0.5
+  config.model.weight_norm = True     # weight-normalised dense layers in D (Salimans & Kingma 2016)
 
   config.loss = ml_collections.ConfigDict()
   config.loss.unsupervised_weight = 1.0
@@ -81,6 +83,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.g = optimizer_config("adam", 5e-4, b1=0.5, b2=0.999)
   config.optimizer.d = optimizer_config("adam", 5e-4, b1=0.5, b2=0.999)
+  config.optimizer.decay_start = 0.5  # fraction of train.num_steps before the linear decay to 0
   return config
 
 
@@ -105,6 +108,17 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           f"{lb} is not divisible by the {num_devices} devices")
   check_optimizer_config(config.optimizer.g, "optimizer.g")
   check_optimizer_config(config.optimizer.d, "optimizer.d")
+  decay_start = config.optimizer.get("decay_start", 1.0)
+  require(0 <= decay_start <= 1, "optimizer.decay_start", f"must be in [0, 1], got {decay_start}")
+
+
+def make_ssgan_optimizer(config: ml_collections.ConfigDict, name: str) -> optax.GradientTransformation:
+  """`optimizer.<name>`, its steps scaled by 1 until `optimizer.decay_start` of the run,
+  then linearly down to 0 at `train.num_steps` (a linear learning-rate decay)."""
+  decay = learning_rate_schedule(1.0, int(config.train.num_steps),
+                                 float(config.optimizer.get("decay_start", 1.0)))
+  return optax.chain(make_optimizer(config.optimizer[name], field=f"optimizer.{name}"),
+                     optax.scale_by_schedule(decay))
 
 
 def labeled_split_sizes(labels: np.ndarray, num_labeled: int, num_classes: int) -> int:
@@ -156,12 +170,12 @@ class SSGAN(base.Family):
     self.per_class = labeled_split_sizes(self.labels, int(config.dataset.num_labeled), self.k)
     m = config.model
     self.z_dim = int(m.z_dim)
-    self.generator = nets.MLPGenerator(out_shape=tuple(dataset.example_shape),
-                                       hidden=tuple(m.g_hidden), batch_norm=True,
-                                       axis_name=axis_name, output_activation="tanh")
+    self.generator = SSGANGenerator(out_shape=tuple(dataset.example_shape),
+                                    hidden=tuple(m.g_hidden), axis_name=axis_name)
     self.discriminator = NoisyMLPClassifier(num_classes=self.k, hidden=tuple(m.d_hidden),
                                             input_noise=m.input_noise,
-                                            hidden_noise=m.hidden_noise)
+                                            hidden_noise=m.hidden_noise,
+                                            weight_norm=bool(m.get("weight_norm", True)))
 
   @property
   def data_keys(self) -> tuple:
@@ -173,13 +187,13 @@ class SSGAN(base.Family):
 
   def _init_d(self, key: jax.Array) -> base.TrainState:
     x = jnp.zeros((2,) + tuple(self.dataset.example_shape), jnp.float32)
-    tx = make_optimizer(self.config.optimizer.d, field="optimizer.d")
+    tx = make_ssgan_optimizer(self.config, "d")
     return base.new_train_state(self.discriminator, self.discriminator.init(key, x, train=False),
                                 tx)
 
   def init_state(self, key: jax.Array) -> SSGANState:
     """Initial networks and the labelled subset, in one compiled program."""
-    g_tx = make_optimizer(self.config.optimizer.g, field="optimizer.g")
+    g_tx = make_ssgan_optimizer(self.config, "g")
 
     def init(key):
       g_key, d_key, split_key = jax.random.split(key, 3)
@@ -266,7 +280,7 @@ def _make_step(fam: SSGAN, num_shards: int) -> Callable:
     x_lab, y_lab = data["x"][lab_idx], data["y"][lab_idx]
     x_unl = data["x"][_draw_from(state.unlabeled_idx, k_unl, offset, batch)]
     z = base.normal_per_example(k_z, offset, batch, fam.z_dim)
-    noise = jax.random.split(_d_keys(k_noise, fam.axis_name), 4)
+    noise = jax.random.split(_d_keys(k_noise, fam.axis_name), 3)
     real = jnp.concatenate([x_lab, x_unl])
     labels = jnp.concatenate([y_lab, jnp.zeros((batch,), y_lab.dtype)])
     mask = jnp.concatenate([jnp.ones((lbatch,), bool), jnp.zeros((batch,), bool)])
@@ -286,12 +300,14 @@ def _make_step(fam: SSGAN, num_shards: int) -> Callable:
     d_grads, d_aux = jax.grad(d_loss, has_aux=True)(state.d.params)
     d = state.d.apply_gradients(grads=mean(d_grads))
     g_state = state.g.replace(batch_stats=g_stats)
+    # The same noise on the real and the generated batch (common random
+    # numbers): the feature means then differ by the images, not by the noise.
     _, real_features = D.apply({"params": d.params}, x_unl, rngs={"noise": noise[2]})
     real_features = jax.lax.stop_gradient(real_features)
 
     def g_loss(params):
       gen, stats = base.apply_train(G, g_state, (z,), params)
-      _, fake_features = D.apply({"params": d.params}, gen, rngs={"noise": noise[3]})
+      _, fake_features = D.apply({"params": d.params}, gen, rngs={"noise": noise[2]})
       # Feature means are per device here; exact across devices only on one.
       return losses.feature_matching_loss(real_features, fake_features), stats
 
