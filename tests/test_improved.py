@@ -66,16 +66,16 @@ def test_minibatch_features_over_a_device_axis_equal_one_device_values_and_gradi
     out = layer.apply(p, x, train=axis is not None)
     return jnp.mean(jnp.sum(out * wx, -1))
 
-  one = jax.value_and_grad(lambda p: loss(p, f, w, None))(params)
+  one = jax.jit(jax.value_and_grad(lambda p: loss(p, f, w, None)))(params)
   # One device: a layer without an axis compares the whole batch.
   one_layer = improved.MinibatchDiscrimination(num_kernels=3, kernel_dim=2)
-  one_out = one_layer.apply(params, f)
+  one_out = jax.jit(one_layer.apply)(params, f)
 
   def shard(p, x, wx):
     value, grads = jax.value_and_grad(loss)(p, x, wx, "dev")
     return layer.apply(p, x), jax.lax.pmean(value, "dev"), jax.lax.pmean(grads, "dev")
 
-  out, value, grads = jax.vmap(shard, in_axes=(None, 0, 0), axis_name="dev")(
+  out, value, grads = jax.jit(jax.vmap(shard, in_axes=(None, 0, 0), axis_name="dev"))(
       params, f.reshape(4, 2, 5), w.reshape(4, 2, 8))
   np.testing.assert_allclose(out.reshape(8, 8), one_out, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(value[0], one[0], rtol=1e-5)
@@ -141,12 +141,12 @@ def test_packed_discriminator_sees_m_points_per_input_all_real_or_all_fake(data_
   # The maxout D's first layer reads 4 points of 2 coordinates.
   assert state.d.params["Dense_0"]["kernel"].shape[0] == 8
   real = jnp.asarray(_rng(6).normal(size=(8, 2)), jnp.float32)
-  scores, _ = fam.discriminator.apply({"params": state.d.params}, improved.pack(real, 4))
+  score = jax.jit(lambda x: fam.discriminator.apply({"params": state.d.params},
+                                                    improved.pack(x, 4))[0])
+  scores = score(real)
   assert scores.shape == (2,)
   # Pack 1 is examples 4..7: its score changes with example 5 and not with example 1.
-  moved5, moved1 = real.at[5].add(1.0), real.at[1].add(1.0)
-  s5 = fam.discriminator.apply({"params": state.d.params}, improved.pack(moved5, 4))[0]
-  s1 = fam.discriminator.apply({"params": state.d.params}, improved.pack(moved1, 4))[0]
+  s5, s1 = score(real.at[5].add(1.0)), score(real.at[1].add(1.0))
   assert s5[0] == scores[0] and s5[1] != scores[1]
   assert s1[1] == scores[1] and s1[0] != scores[0]
 
@@ -158,19 +158,18 @@ def test_vbn_generator_samples_do_not_depend_on_their_batch_and_keep_the_referen
   z_ref = state.g.batch_stats["vbn_reference_z"]
   assert z_ref.shape == (5, 2) and "BatchNorm_0" not in state.g.params
   z = jax.random.normal(jax.random.PRNGKey(1), (6, 2))
-  np.testing.assert_allclose(fam.generate(state, z)[:2], fam.generate(state, z[:2]), atol=1e-6)
-  step = jax.jit(fam.step_fn(resident=True))
-  state, _ = step(state, {"x": jnp.zeros((16, 2))}, jax.random.PRNGKey(2))
-  np.testing.assert_array_equal(state.g.batch_stats["vbn_reference_z"], z_ref)
+  generate = jax.jit(fam.generate)
+  np.testing.assert_allclose(generate(state, z)[:2], generate(state, z[:2]), atol=1e-6)
 
 
 def test_historical_averaging_keeps_the_mean_of_the_parameter_trajectory(data_dir):
-  config = _config()
+  config = _config(vbn_reference=5)  # and the VBN reference batch stays as drawn
   config.loss.historical_averaging = 0.5
   config.optimizer.g = optimizer_config("sgd", 0.05)
   config.optimizer.d = optimizer_config("sgd", 0.05)
   fam = gan.GAN(config, load_dataset("ring8", data_dir=data_dir))
   state = fam.init_state(jax.random.PRNGKey(0))
+  z_ref = state.g.batch_stats["vbn_reference_z"]
   step = jax.jit(fam.step_fn(resident=True))
   data = {"x": jnp.asarray(_rng(7).normal(size=(32, 2)), jnp.float32)}
   flat = lambda p: np.concatenate([np.float64(x).ravel() for x in jax.tree.leaves(p)])
@@ -185,6 +184,7 @@ def test_historical_averaging_keeps_the_mean_of_the_parameter_trajectory(data_di
   # parameters before that update); with SGD it is > 0 once the params moved.
   np.testing.assert_allclose(metrics["d_historical"], expected_penalty["d"], rtol=1e-4)
   assert expected_penalty["d"] > 0
+  np.testing.assert_array_equal(state.g.batch_stats["vbn_reference_z"], z_ref)
   for k in ("g", "d"):
     assert int(state.history[k]["count"]) == 4
     np.testing.assert_allclose(flat(state.history[k]["mean"]), np.mean(trajectory[k], 0),
@@ -193,7 +193,7 @@ def test_historical_averaging_keeps_the_mean_of_the_parameter_trajectory(data_di
 
 def test_techniques_train_and_resume_exactly(data_dir, tmp_path):
   def config(steps):
-    c = _config(minibatch_kernels=3, vbn_reference=4, pack=2)
+    c = _config(minibatch_kernels=3, vbn_reference=4, pack=2, d_activation="leaky_relu")
     c.loss.historical_averaging = 0.1
     c.dataset.data_dir = data_dir
     c.train.num_steps = steps
@@ -257,3 +257,17 @@ def test_every_mode_coverage_row_is_a_valid_config_and_technique_rows_change_one
                  for k, v in config[s].items() if base_row[s][k] != v}
       assert changed - {"train.batch_size"}, name
       assert len(changed - {"train.batch_size"}) <= 2, (name, changed)
+
+
+def test_dcgan_nets_take_the_techniques(data_dir):
+  config = _config("dcgan", minibatch_kernels=3, vbn_reference=4, pack=2, g_width=8, d_width=8,
+                   conv_impl="xla")
+  config.dataset.resolution = 8
+  fam = gan.GAN(config, load_dataset("digits", data_dir=data_dir, resolution=8))
+  state = fam.init_state(jax.random.PRNGKey(0))
+  # D reads 2 packed images (2 channels); its one stage gives 8 x 4 x 4 features for T.
+  assert state.d.params["Conv_0"]["kernel"].shape == (4, 4, 2, 8)
+  assert state.d.params["MinibatchDiscrimination_0"]["T"].shape == (8 * 4 * 4, 15)
+  assert "BatchNorm_0" not in state.g.params and "VirtualBatchNorm_0" in state.g.params
+  z = jax.random.normal(jax.random.PRNGKey(1), (5, config.model.z_dim))
+  np.testing.assert_allclose(fam.generate(state, z)[:2], fam.generate(state, z[:2]), atol=1e-5)
