@@ -82,7 +82,8 @@ class PublicApiTest(absltest.TestCase):
     self.assertCountEqual(
         losses.__all__,
         list(_NP_REFERENCES) + ["gradient_penalty", "gradient_norm_penalty",
-                                "feature_matching_loss"] + list(_VAE_FUNCTIONS))
+                                "feature_matching_loss"] + list(_VAE_FUNCTIONS)
+        + list(_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS))
     for name in losses.__all__:
       self.assertTrue(callable(getattr(losses, name)), name)
 
@@ -1020,6 +1021,11 @@ class LinearGaussianModelTest(chex.TestCase):
 # --------------------------------------------------------------------------- #
 # Semi-supervised K+1 GAN and historical averaging (Salimans et al. 2016).
 # --------------------------------------------------------------------------- #
+
+
+_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS = (
+    "semi_supervised_classification_loss", "semi_supervised_unsupervised_loss",
+    "semi_supervised_discriminator_loss", "historical_averaging_penalty")
 
 
 def _np_k_plus_one(logits):
