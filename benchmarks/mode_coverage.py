@@ -3,6 +3,7 @@
   python benchmarks/mode_coverage.py                          # every row, default schedule
   python benchmarks/mode_coverage.py --steps 20000 --losses non_saturating hinge
   python benchmarks/mode_coverage.py --datasets ring8 --seeds 3 --out /tmp/mc
+  python benchmarks/mode_coverage.py --losses --techniques pacgan2 minibatch_discrimination
 
 Setup (Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in
 generative adversarial networks", arXiv:1712.04086, section 5.1): PacGAN's
@@ -11,6 +12,10 @@ networks from experiments/gan_mlp.py (G 4 x 400 ReLU + BatchNorm, z 2-D; D
 the non-saturating loss; every other loss of the core (minimax, WGAN-GP,
 hinge, least squares) gets one row with everything else unchanged (one critic
 update per step, the same optimizer), so rows differ only in the objective.
+The technique rows (`--techniques`) are the GAN row plus one of Salimans et
+al.'s improved techniques (minibatch discrimination, historical averaging,
+virtual batch norm in G) or PacGAN's packing of 2, 3 or 4 samples into one
+discriminator input (gans_jax/families/techniques.py), everything else the same.
 Each row trains `--seeds` replicas vmapped in one compiled program (replica i
 is the run with seed i), draws `--samples` points per seed and scores them
 with `metrics.mode_coverage` (HQ: closer than 3 sigma to the nearest centre).
@@ -20,20 +25,24 @@ the paper's Table 1 (10 trials, standard error).
 Schedule: the paper trains 400 epochs of 100,000 points at batch 100, i.e.
 400,000 generator steps per run (the authors' code, fjxmlzn/PacGAN,
 synthetic_data_experiments/*/config.py: num_epoch 400, num_sample 100000). The
-default `--steps` here is set so every default row (2 datasets x 5 losses x 10
-seeds) finishes within 30 minutes on a 2-core CPU: 600 steps, 0.15% of that.
+default `--steps` here is set so the loss rows (2 datasets x 5 losses x 10
+seeds) finish within 30 minutes on a 2-core CPU: 600 steps, 0.15% of that.
+The 2 x 6 technique rows, also run by default, roughly double that; run
+`--losses` or `--techniques` alone (no names) to skip either group.
 
-Measured (600 steps, 2-core CPU, nothing else running): the default command
-took 18 min 42 s. No row is near the paper; high-quality samples stay below
+Measured (600 steps, 2-core CPU, nothing else running): the loss rows
+took 18 min 42 s (before the technique rows existed). No row is near the paper; high-quality samples stay below
 6% because 600 steps only bring the generator near the modes, not within
 3 sigma (0.03 on the ring). Least squares at 2,500 steps:
 ring8 7.9 modes, 15% HQ, reverse KL 0.31; grid25 15.7 modes, 9% HQ, 0.74.
 
 Outputs in `--out` (default runs/mode_coverage): `mode_coverage.md` (our rows and
-the published ones), `mode_coverage.json` (a list of {"dataset", "loss",
-"modes", "high_quality", "reverse_kl"}, each number {"mean", "se"}; high_quality
+the published ones), `mode_coverage.json` (a list of {"dataset", "row", "loss",
+"technique" ('none' on the loss rows), "modes", "high_quality", "reverse_kl"},
+each number {"mean", "se"}; high_quality
 is a fraction in [0, 1]; plus "steps", "seeds", "seconds"), and
-`scatter_<dataset>_<loss>.png` (seed 0's samples over the data).
+`scatter_<dataset>_<row>.png` (seed 0's samples over the data). Measured technique
+rows: docs/improved_techniques.md.
 """
 
 import argparse
@@ -93,6 +102,34 @@ LOSSES = {
                               optimizer=dict(name="rmsprop", learning_rate=5e-5)),
 }
 DEFAULT_LOSSES = ("non_saturating", "minimax", "wasserstein_gp", "hinge", "least_squares")
+
+
+def _technique(**fields):
+  def apply(config):
+    for name, value in fields.items():
+      section, key = name.split("__")
+      config[section][key] = value
+  return apply
+
+
+# Row name -> config change on top of the GAN (non-saturating) row: one
+# technique each (gans_jax/families/techniques.py). Minibatch discrimination
+# with Salimans et al.'s kernel size C = 5; virtual BN with a reference batch
+# of the batch size (100); historical averaging's lambda is not given in the
+# paper: 0.1 here (its gradient 0.2 (theta - mean) is of the order of Adam's
+# normalised steps).
+TECHNIQUES = {
+    "minibatch_discrimination": _technique(model__minibatch_kernels=16,
+                                           model__minibatch_kernel_dim=5),
+    "historical_averaging": _technique(loss__historical_averaging=0.1),
+    "virtual_batch_norm": _technique(model__vbn_reference=100),
+    # PacGAN: 100 packs of m per step, so D judges as many inputs as on the
+    # other rows (and 100 is not divisible by 3).
+    "pacgan2": _technique(model__pack=2, train__batch_size=200),
+    "pacgan3": _technique(model__pack=3, train__batch_size=300),
+    "pacgan4": _technique(model__pack=4, train__batch_size=400),
+}
+ROWS = {**LOSSES, **TECHNIQUES}
 LABELS = {
     "non_saturating": "GAN (non-saturating)",
     "minimax": "minimax",
@@ -100,6 +137,12 @@ LABELS = {
     "hinge": "hinge",
     "least_squares": "least squares",
     "wasserstein_clip": "WGAN (clip 0.01, RMSprop, 5 critic)",
+    "minibatch_discrimination": "GAN + minibatch discrimination (16 x 5)",
+    "historical_averaging": "GAN + historical averaging (lambda 0.1)",
+    "virtual_batch_norm": "GAN + virtual BN in G (reference 100)",
+    "pacgan2": "PacGAN2 (GAN, 100 packs of 2)",
+    "pacgan3": "PacGAN3 (GAN, 100 packs of 3)",
+    "pacgan4": "PacGAN4 (GAN, 100 packs of 4)",
 }
 
 # Lin et al. 2018, Table 1 (mean +- standard error over 10 trials), as printed
@@ -124,11 +167,12 @@ PUBLISHED = {
 MAX_MODES = {"ring8": 8, "grid25": 25}
 
 
-def make_config(dataset: str, loss: str, steps: int, seeds: int, seed: int,
+def make_config(dataset: str, row: str, steps: int, seeds: int, seed: int,
                 steps_per_call: int):
+  """experiments/gan_mlp.py on `dataset` with the change of `row` (a loss or a technique)."""
   config = importlib.import_module("experiments.gan_mlp").get_config()
   config.dataset.name = dataset
-  LOSSES[loss](config)
+  ROWS[row](config)
   config.seed = seed
   config.train.num_steps = steps
   config.train.num_seeds = seeds
@@ -148,7 +192,8 @@ def mean_se(values) -> dict:
 
 
 def run_row(dataset_name: str, loss: str, args, bar) -> dict:
-  """Trains `args.seeds` replicas of one row, scores them, writes the scatter plot."""
+  """Trains `args.seeds` replicas of one row (`loss`: a LOSSES or TECHNIQUES name),
+  scores them, writes the scatter plot."""
   t0 = time.perf_counter()
   config = make_config(dataset_name, loss, args.steps, args.seeds, args.seed,
                        args.steps_per_call)
@@ -194,8 +239,10 @@ def run_row(dataset_name: str, loss: str, args, bar) -> dict:
                      reference=real[:args.samples],
                      title=f"{dataset_name}, {LABELS[loss]}, seed {config.seed}, "
                            f"{args.steps} steps")
+  technique = loss if loss in TECHNIQUES else "none"
   row = {
-      "dataset": dataset_name, "loss": loss,
+      "dataset": dataset_name, "row": loss, "loss": config.loss.name if technique != "none"
+      else loss, "technique": technique,
       "modes": mean_se([s["modes"] for s in scores]),
       "high_quality": mean_se([s["high_quality"] for s in scores]),
       "reverse_kl": mean_se([s["reverse_kl"] for s in scores]),
@@ -247,7 +294,7 @@ def markdown(rows: list, args, total_s: float) -> str:
     for r in (r for r in rows if r["dataset"] == ds):
       won = [name for name, p in pub.items() if beats(r, p)]
       lines.append(
-          f"| ours: {LABELS[r['loss']]} | {_pm(r['modes']['mean'], r['modes']['se'], '%.1f')} | "
+          f"| ours: {LABELS[r['row']]} | {_pm(r['modes']['mean'], r['modes']['se'], '%.1f')} | "
           f"{_pm(100 * r['high_quality']['mean'], 100 * r['high_quality']['se'], '%.1f')} | "
           f"{_pm(r['reverse_kl']['mean'], r['reverse_kl']['se'], '%.2f')} | "
           f"{r['seconds']:.0f} | {', '.join(won) if won else 'none'}"
@@ -256,10 +303,10 @@ def markdown(rows: list, args, total_s: float) -> str:
       lines.append(f"| published (PacGAN Table 1): {name} | {m:.1f} ± {ms:.1f} | "
                    f"{h:.1f} ± {hs:.1f} | {k:.2f} ± {ks:.2f} | | |")
     lines.append("")
-  losses = list(dict.fromkeys(r["loss"] for r in rows))
-  winners = [l for l in losses
+  names = list(dict.fromkeys(r["row"] for r in rows))
+  winners = [l for l in names
              if all(all(beats(r, p) for p in PUBLISHED.get(r["dataset"], {}).values())
-                    for r in rows if r["loss"] == l)]
+                    for r in rows if r["row"] == l)]
   lines.append("Beats every published row on every dataset here (more modes, ≥ HQ, lower "
                f"reverse KL, means): {', '.join(LABELS[l] for l in winners) or 'none'}.")
   lines += ["", "Published numbers: Lin, Khetan, Fanti & Oh 2018, arXiv:1712.04086, Table 1 "
@@ -275,8 +322,11 @@ def main() -> None:
   parser.add_argument("--seed", type=int, default=0, help="first seed")
   parser.add_argument("--datasets", nargs="+", default=["ring8", "grid25"],
                       choices=sorted(MAX_MODES))
-  parser.add_argument("--losses", nargs="+", default=list(DEFAULT_LOSSES),
-                      choices=sorted(LOSSES))
+  parser.add_argument("--losses", nargs="*", default=list(DEFAULT_LOSSES),
+                      choices=sorted(LOSSES), help="loss rows (none: '--losses' alone)")
+  parser.add_argument("--techniques", nargs="*", default=list(TECHNIQUES),
+                      choices=list(TECHNIQUES),
+                      help="technique rows (none: '--techniques' alone)")
   parser.add_argument("--samples", type=int, default=2500, help="generated points per seed")
   parser.add_argument("--steps_per_call", type=int, default=DEFAULT_STEPS_PER_CALL,
                       help="steps fused in one compiled call (train.steps_per_call)")
@@ -287,7 +337,7 @@ def main() -> None:
   os.makedirs(args.out, exist_ok=True)
 
   from tqdm import tqdm
-  rows_todo = [(d, l) for d in args.datasets for l in args.losses]
+  rows_todo = [(d, l) for d in args.datasets for l in args.losses + args.techniques]
   rows = []
   t0 = time.perf_counter()
   with tqdm(total=args.steps * len(rows_todo), unit="step", dynamic_ncols=True) as bar:
@@ -295,7 +345,7 @@ def main() -> None:
       bar.set_description(f"{ds} {loss}")
       row = run_row(ds, loss, args, bar)
       rows.append(row)
-      bar.write(f"{ds:<7} {loss:<16} modes {row['modes']['mean']:.2f} "
+      bar.write(f"{ds:<7} {loss:<24} modes {row['modes']['mean']:.2f} "
                 f"HQ {100 * row['high_quality']['mean']:.1f}% "
                 f"KL {row['reverse_kl']['mean']:.3f}  ({row['seconds']:.0f} s)")
       # Written after every row, so an interrupted run keeps what it finished.
@@ -311,7 +361,7 @@ def main() -> None:
     f.write(table)
   print(table)
   print(json.dumps({"total_seconds": round(total_s, 1),
-                    "rows": {f"{r['dataset']}/{r['loss']}": r["seconds"] for r in rows}}))
+                    "rows": {f"{r['dataset']}/{r['row']}": r["seconds"] for r in rows}}))
 
 
 if __name__ == "__main__":

@@ -256,9 +256,10 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
 # networks at all): resuming or evaluating a checkpoint with another value is refused.
 # model.conv_impl is not one: every form computes the same function with the same
 # parameters ('auto' on a CPU saves 'winograd', and may resume on a GPU as 'xla').
-STATE_FIELDS = re.compile(r"family$|model\.(?!conv_impl$)|loss\.(name|likelihood)$"
-                          r"|dataset\.(name|resolution)$|optimizer\.(.+\.)?name$"
-                          r"|train\.num_seeds$")
+STATE_FIELDS = re.compile(r"family$|model\.(?!conv_impl$)"
+                          r"|loss\.(name|likelihood|historical_averaging)$"
+                          r"|dataset\.(name|resolution|num_labeled)$"
+                          r"|optimizer\.(.+\.)?name$|train\.num_seeds$")
 
 
 def _flatten(tree, prefix: str = "") -> dict:

@@ -51,6 +51,10 @@ __all__ = [
     "importance_weighted_bound",
     "elbo",
     "vae_gan_feature_log_likelihood",
+    "semi_supervised_classification_loss",
+    "semi_supervised_unsupervised_loss",
+    "semi_supervised_discriminator_loss",
+    "historical_averaging_penalty",
 ]
 
 
@@ -873,3 +877,158 @@ def vae_gan_feature_log_likelihood(
     (arXiv:1512.09300), 2016.
   """
   return gaussian_log_likelihood(real_features, recon_features, log_scale=0.0)
+
+
+# --------------------------------------------------------------------------- #
+# Semi-supervised K+1 GAN (Salimans et al. 2016, section 5).
+# --------------------------------------------------------------------------- #
+
+
+def semi_supervised_classification_loss(
+    logits: chex.Array,
+    labels: chex.Array,
+    labeled_mask: chex.Array,
+) -> chex.Array:
+  r"""Cross-entropy over the K real classes, on the labelled examples only.
+
+  With :math:`l_{i,k}` the discriminator's class logits and :math:`m_i \in
+  \{0, 1\}` the labelled mask,
+
+  .. math::
+    L_{\text{sup}} = -\frac{\sum_i m_i \big(l_{i, y_i}
+      - \log \sum_{k=1}^{K} e^{l_{i,k}}\big)}{\max(1, \sum_i m_i)},
+
+  i.e. :math:`-\mathbb E\log p(y \mid x, y < K + 1)`: the fake class K+1
+  (logit fixed at 0) drops out because the labelled examples are real.
+  Unlabelled examples contribute nothing (their label may be any integer).
+
+  Args:
+    logits: class logits, shape ``(B, K)``.
+    labels: integer labels, shape ``(B,)``; read only where ``labeled_mask``.
+    labeled_mask: ``(B,)`` bool or {0, 1}: which examples carry a label.
+
+  Returns:
+    A scalar (0 when no example is labelled), of the dtype of ``logits``.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
+  """
+  (logits,), out_dtype, dtype = _as_float_arrays(logits)
+  chex.assert_rank(logits, 2)
+  chex.assert_shape([labels, labeled_mask], (logits.shape[0],))
+  logits = logits.astype(dtype)
+  mask = jnp.asarray(labeled_mask).astype(dtype)
+  safe_labels = jnp.where(mask > 0, labels, 0)
+  picked = jnp.take_along_axis(logits, safe_labels[:, None].astype(jnp.int32), axis=1)[:, 0]
+  nll = jax.nn.logsumexp(logits, axis=-1) - picked
+  return (jnp.sum(mask * nll) / jnp.maximum(jnp.sum(mask), 1.0)).astype(out_dtype)
+
+
+def semi_supervised_unsupervised_loss(
+    real_logits: chex.Array,
+    fake_logits: chex.Array,
+) -> chex.Array:
+  r"""The real/fake loss of the K+1 discriminator, from its K class logits.
+
+  The fake class has logit 0, so with :math:`Z(x) = \sum_k e^{l_k(x)}`,
+  :math:`D(x) = Z / (Z + 1) = \sigma(\log Z)` and
+
+  .. math::
+    L_{\text{unsup}} = -\operatorname{mean}_{\text{real}} \log D(x)
+      - \operatorname{mean}_{\text{fake}} \log(1 - D(G(z)))
+      = \operatorname{mean} \operatorname{softplus}(-\log Z_{\text{real}})
+      + \operatorname{mean} \operatorname{softplus}(\log Z_{\text{fake}}),
+
+  the minimax discriminator loss on the logit :math:`\log Z` (computed with
+  ``logsumexp``, so logits of 1e9 stay finite).
+
+  Args:
+    real_logits: class logits of real (labelled and unlabelled) data, ``(B, K)``.
+    fake_logits: class logits of generated data, ``(B', K)``.
+
+  Returns:
+    A scalar of dtype ``jnp.result_type(real_logits, fake_logits)``.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
+  """
+  (real_logits, fake_logits), out_dtype, dtype = _as_float_arrays(real_logits, fake_logits)
+  chex.assert_rank([real_logits, fake_logits], 2)
+  real_lse = jax.nn.logsumexp(real_logits.astype(dtype), axis=-1)
+  fake_lse = jax.nn.logsumexp(fake_logits.astype(dtype), axis=-1)
+  return (minimax_discriminator_loss(real_lse, fake_lse)).astype(out_dtype)
+
+
+def semi_supervised_discriminator_loss(
+    real_logits: chex.Array,
+    fake_logits: chex.Array,
+    labels: chex.Array,
+    labeled_mask: chex.Array,
+    *,
+    unsupervised_weight: float = 1.0,
+) -> chex.Array:
+  r"""The K+1 discriminator's loss: supervised cross-entropy plus the real/fake loss.
+
+  .. math::
+    L_D = L_{\text{sup}}(l_{\text{real}}, y, m)
+      + w \, L_{\text{unsup}}(l_{\text{real}}, l_{\text{fake}}),
+
+  `semi_supervised_classification_loss` on the labelled rows of the real
+  batch and `semi_supervised_unsupervised_loss` on all of its rows. The
+  generator of Salimans et al. trains by `feature_matching_loss`.
+
+  Args:
+    real_logits: class logits of the real batch, ``(B, K)``.
+    fake_logits: class logits of the generated batch, ``(B', K)``.
+    labels: ``(B,)`` integer labels of the real batch (read where labelled).
+    labeled_mask: ``(B,)`` which real rows are labelled.
+    unsupervised_weight: :math:`w`.
+
+  Returns:
+    A scalar.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
+  """
+  sup = semi_supervised_classification_loss(real_logits, labels, labeled_mask)
+  unsup = semi_supervised_unsupervised_loss(real_logits, fake_logits)
+  return sup + unsupervised_weight * unsup
+
+
+# --------------------------------------------------------------------------- #
+# Improved techniques (Salimans et al. 2016, section 3).
+# --------------------------------------------------------------------------- #
+
+
+def historical_averaging_penalty(params, average_params) -> chex.Array:
+  r"""Historical averaging: squared distance of the parameters from their past mean.
+
+  .. math::
+    \Big\lVert \theta - \frac{1}{t} \sum_{i=1}^{t} \theta_i \Big\rVert_2^2,
+
+  summed over every leaf of the parameter tree. Multiply by the weight
+  :math:`\lambda` and add to the player's loss; its gradient
+  :math:`2\lambda(\theta - \bar\theta)` pulls towards the running mean (pass the
+  mean as a constant: it is not differentiated).
+
+  Args:
+    params: a pytree of float arrays, :math:`\theta`.
+    average_params: the same pytree structure and shapes, :math:`\bar\theta`.
+
+  Returns:
+    A float32 (or wider) scalar.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 3.3.
+  """
+  chex.assert_trees_all_equal_shapes(params, average_params)
+  average_params = jax.lax.stop_gradient(average_params)
+  terms = jax.tree.map(
+      lambda p, a: jnp.sum(jnp.square(p.astype(jnp.promote_types(p.dtype, jnp.float32))
+                                      - a.astype(jnp.promote_types(p.dtype, jnp.float32)))),
+      params, average_params)
+  return sum(jax.tree.leaves(terms), jnp.zeros((), jnp.float32))

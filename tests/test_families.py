@@ -43,7 +43,7 @@ def test_unknown_family_is_one_error_listing_the_known_ones():
   config = experiment("vae")
   config.family = "vea"
   with pytest.raises(UserError, match=r"^family: 'vea' is not one of gan, vae, vae_gan, "
-                                      r"classifier, cyclegan$"):
+                                      r"classifier, cyclegan, ssgan$"):
     families.check_config(config)
 
 

@@ -82,7 +82,8 @@ class PublicApiTest(absltest.TestCase):
     self.assertCountEqual(
         losses.__all__,
         list(_NP_REFERENCES) + ["gradient_penalty", "gradient_norm_penalty",
-                                "feature_matching_loss"] + list(_VAE_FUNCTIONS))
+                                "feature_matching_loss"] + list(_VAE_FUNCTIONS)
+        + list(_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS))
     for name in losses.__all__:
       self.assertTrue(callable(getattr(losses, name)), name)
 
@@ -1015,3 +1016,100 @@ class LinearGaussianModelTest(chex.TestCase):
     self.assertTrue(np.all(self.log_px - bounds[-1]
                            < 0.25 * (self.log_px - bounds[0])),
                     (bounds, self.log_px))
+
+
+# --------------------------------------------------------------------------- #
+# Semi-supervised K+1 GAN and historical averaging (Salimans et al. 2016).
+# --------------------------------------------------------------------------- #
+
+
+_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS = (
+    "semi_supervised_classification_loss", "semi_supervised_unsupervised_loss",
+    "semi_supervised_discriminator_loss", "historical_averaging_penalty")
+
+
+def _np_k_plus_one(logits):
+  """float64 probabilities over K + 1 classes, the fake class's logit fixed at 0."""
+  full = np.concatenate([np.float64(logits), np.zeros((len(logits), 1))], axis=1)
+  e = np.exp(full - full.max(1, keepdims=True))
+  return e / e.sum(1, keepdims=True)
+
+
+class SemiSupervisedLossTest(chex.TestCase):
+  """The K+1 losses against float64 NumPy written from the explicit K+1 softmax."""
+
+  def setUp(self):
+    super().setUp()
+    self.real = _normal((7, 4), 161)
+    self.fake = _normal((5, 4), 162)
+    self.labels = np.array([2, 0, 3, 1, 9, -5, 0], np.int32)  # garbage where unlabelled
+    self.mask = np.array([1, 1, 1, 1, 0, 0, 0], bool)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_classification_loss_is_mean_cross_entropy_over_the_labelled_rows(self):
+    got = self.variant(losses.semi_supervised_classification_loss)(
+        self.real, self.labels, self.mask)
+    # p(y | x, y <= K): the K+1 softmax renormalised over the real classes.
+    p = _np_k_plus_one(self.real)[:, :4]
+    p = p / p.sum(1, keepdims=True)
+    rows = np.flatnonzero(self.mask)
+    expected = -np.mean(np.log(p[rows, self.labels[rows]]))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_classification_loss_is_zero_without_labels(self):
+    got = self.variant(losses.semi_supervised_classification_loss)(
+        self.real, self.labels, np.zeros(7, bool))
+    self.assertEqual(float(got), 0.0)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_unsupervised_loss_is_bce_of_one_minus_the_fake_class_probability(self):
+    got = self.variant(losses.semi_supervised_unsupervised_loss)(self.real, self.fake)
+    # D(x) = 1 - p(K + 1 | x): real rows should have D = 1, fake rows D = 0.
+    d_real = 1.0 - _np_k_plus_one(self.real)[:, -1]
+    d_fake = 1.0 - _np_k_plus_one(self.fake)[:, -1]
+    expected = -np.mean(np.log(d_real)) - np.mean(np.log(1.0 - d_fake))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_discriminator_loss_is_supervised_plus_weighted_unsupervised(self):
+    got = self.variant(functools.partial(losses.semi_supervised_discriminator_loss,
+                                         unsupervised_weight=0.5))(
+        self.real, self.fake, self.labels, self.mask)
+    p = _np_k_plus_one(self.real)
+    rows = np.flatnonzero(self.mask)
+    sup = -np.mean(np.log(p[rows, self.labels[rows]] / p[rows, :4].sum(1)))
+    unsup = (-np.mean(np.log(1.0 - p[:, -1]))
+             - np.mean(np.log(_np_k_plus_one(self.fake)[:, -1])))
+    np.testing.assert_allclose(got, sup + 0.5 * unsup, rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_extreme_logits_stay_finite(self):
+    big = np.array([[1e9, -1e9, 0.0], [-1e9, -1e9, -1e9]], np.float32)
+    got = self.variant(losses.semi_supervised_discriminator_loss)(
+        big, big, np.array([0, 1], np.int32), np.array([True, True]))
+    self.assertTrue(np.isfinite(float(got)))
+
+  def test_gradients_match_finite_differences(self):
+    fn = lambda r, f: losses.semi_supervised_discriminator_loss(
+        r, f, self.labels, self.mask)
+    jtu.check_grads(fn, (self.real.astype(np.float64) / 2, self.fake.astype(np.float64) / 2),
+                    order=1, modes=["rev"], atol=1e-2, rtol=1e-2)
+
+
+class HistoricalAveragingTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_penalty_is_the_squared_distance_summed_over_leaves(self):
+    params = {"a": _normal((3, 2), 171), "b": {"c": _normal((4,), 172)}}
+    avg = {"a": _normal((3, 2), 173), "b": {"c": _normal((4,), 174)}}
+    got = self.variant(losses.historical_averaging_penalty)(params, avg)
+    expected = sum(np.sum((np.float64(params[k]) - avg[k]) ** 2) for k in ("a",))
+    expected += np.sum((np.float64(params["b"]["c"]) - avg["b"]["c"]) ** 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+  def test_gradient_is_twice_the_distance_and_the_mean_gets_none(self):
+    params, avg = _normal((5,), 175), _normal((5,), 176)
+    gp, ga = jax.grad(losses.historical_averaging_penalty, argnums=(0, 1))(params, avg)
+    np.testing.assert_allclose(gp, 2 * (np.float64(params) - avg), rtol=1e-5)
+    np.testing.assert_array_equal(ga, np.zeros(5))

@@ -10,7 +10,7 @@ import ml_collections
 
 from gans_jax.configs import check_common
 from gans_jax.errors import UserError
-from gans_jax.families import classifier, cyclegan, gan, vae, vae_gan
+from gans_jax.families import classifier, cyclegan, gan, ssgan, vae, vae_gan
 
 # name -> (module, Family subclass)
 FAMILIES = {
@@ -19,6 +19,7 @@ FAMILIES = {
     "vae_gan": (vae_gan, vae_gan.VAEGAN),
     "classifier": (classifier, classifier.Classifier),
     "cyclegan": (cyclegan, cyclegan.CycleGAN),
+    "ssgan": (ssgan, ssgan.SSGAN),
 }
 
 

@@ -13,7 +13,7 @@ run and an N-device run draw exactly the numbers of an uninterrupted
 one-device run.
 """
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import flax
 import flax.linen as nn
@@ -26,10 +26,10 @@ import optax
 from gans_jax import losses, nets
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
-from gans_jax.families import base
+from gans_jax.families import base, techniques
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
-from gans_jax.nets import dcgan, mlp
+from gans_jax.nets import dcgan, improved, mlp
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 # (discriminator loss, generator loss) per `config.loss.name`.
@@ -48,10 +48,15 @@ CONDITIONINGS = ("none", "concat", "projection")
 
 @flax.struct.dataclass
 class GANState:
-  """Everything a run needs to continue: the step and one TrainState per network."""
+  """Everything a run needs to continue: the step and one TrainState per network.
+
+  `history`: with loss.historical_averaging > 0, each player's running parameter
+  mean and count, ``{'g': {'mean', 'count'}, 'd': ...}`` (families.techniques); else None.
+  """
   step: jnp.ndarray
   g: base.TrainState
   d: base.TrainState
+  history: Any = None
 
 
 # ----------------------------------------------------------------------------- config
@@ -100,12 +105,13 @@ def default_config() -> ml_collections.ConfigDict:
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.g = optimizer_config()
   config.optimizer.d = optimizer_config()
+
+  techniques.add_config(config)
   return config
 
 
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
   """Raises `UserError` naming the first bad GAN field of `config`."""
-  del num_devices
   require_sections(config, "model", "loss", "optimizer")
   m, loss = config.model, config.loss
   require_one_of(config, "model.arch", ARCHS)
@@ -135,6 +141,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           "use model.conditional='none'")
   require(loss.feature_matching >= 0, "loss.feature_matching",
           f"must be >= 0, got {loss.feature_matching}")
+  techniques.check_config(config, num_devices)
 
 
 # ----------------------------------------------------------------------------- networks
@@ -168,16 +175,20 @@ def build_networks(config: ml_collections.ConfigDict, dataset,
       raise UserError(f"model.arch: 'dcgan' needs images, but {dataset.name!r} holds "
                       f"{dataset.kind}; use model.arch='mlp'")
     g = nets.DCGANGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
-                            axis_name=axis_name, conv_impl=m.conv_impl)
+                            axis_name=axis_name, conv_impl=m.conv_impl,
+                            **techniques.generator_options(m))
     d = nets.DCGANDiscriminator(resolution=shape[0], width=m.d_width, norm=m.d_norm,
-                                axis_name=axis_name, conv_impl=m.conv_impl)
+                                axis_name=axis_name, conv_impl=m.conv_impl,
+                                **techniques.discriminator_options(m))
     return g, d, 0
   g = nets.MLPGenerator(out_shape=shape, hidden=tuple(m.g_hidden),
                         batch_norm=m.g_batch_norm, axis_name=axis_name,
-                        output_activation="tanh" if dataset.kind == "image" else "none")
+                        output_activation="tanh" if dataset.kind == "image" else "none",
+                        **techniques.generator_options(m))
   d = nets.MLPDiscriminator(hidden=tuple(m.d_hidden), activation=m.d_activation,
                             maxout_pieces=m.maxout_pieces,
-                            layer_norm=(m.d_norm == "layer"))
+                            layer_norm=(m.d_norm == "layer"), axis_name=axis_name,
+                            **techniques.discriminator_options(m))
   return g, d, 0
 
 
@@ -238,15 +249,19 @@ class GAN(base.Family):
 
     def init(key):
       g_key, d_key = jax.random.split(key)
-      batch = 2
+      batch = 2 * int(config.model.pack)
       z = jnp.zeros((batch, self.z_dim), jnp.float32)
-      x = jnp.zeros((batch,) + shape, jnp.float32)
+      x = improved.pack(jnp.zeros((batch,) + shape, jnp.float32), int(config.model.pack))
       labels = (jnp.zeros((batch,), jnp.int32),) if self.num_classes else ()
       g_vars = self.generator.init(g_key, z, *labels, train=False)
       d_vars = self.discriminator.init(d_key, x, *labels, train=False)
-      return GANState(step=jnp.zeros((), jnp.int32),
-                      g=base.new_train_state(self.generator, g_vars, g_tx),
-                      d=base.new_train_state(self.discriminator, d_vars, d_tx))
+      g, d = (base.new_train_state(self.generator, g_vars, g_tx),
+              base.new_train_state(self.discriminator, d_vars, d_tx))
+      history = None
+      if config.loss.historical_averaging > 0:
+        history = {"g": techniques.init_history(g.params),
+                   "d": techniques.init_history(d.params)}
+      return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, history=history)
 
     return jax.jit(init)(key)
 
@@ -297,6 +312,11 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
   mean = base.device_mean(fam.axis_name)
   label_classifier = fam.label_classifier() if dis_weight > 0 else None
   conditional = fam.num_classes > 0
+  packed = lambda x: improved.pack(x, int(config.model.pack))  # PacGAN (unconditional only)
+  ha_weight = float(loss_cfg.get("historical_averaging", 0.0))
+
+  def history_penalty(params, history, name):
+    return ha_weight * losses.historical_averaging_penalty(params, history[name]["mean"])
 
   def d_loss(real_scores, fake_scores):
     if d_loss_fn is losses.minimax_discriminator_loss:
@@ -325,17 +345,17 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
     # conditional CIFAR-10 model interpolates the images only).
     eps = jax.vmap(lambda k: jax.random.uniform(k, (1,) * (real.ndim - 1)))(gp_keys)
     critic = lambda x: D.apply({"params": params}, x, *labels, train=True)[0]
-    return losses.gradient_norm_penalty(critic, eps * real + (1 - eps) * fake,
+    return losses.gradient_norm_penalty(critic, packed(eps * real + (1 - eps) * fake),
                                         target=loss_cfg.gp_target,
                                         one_sided=loss_cfg.gp_one_sided)
 
-  def d_update(d, g, real, g_in, gp_keys):
+  def d_update(d, g, real, g_in, gp_keys, history):
     fake, g_stats = base.apply_train(G, g, g_in)
     fake = jax.lax.stop_gradient(fake)
-    fake_in = (fake,) + g_in[1:]
+    fake_in = (packed(fake),) + g_in[1:]
 
     def loss_fn(params):
-      (real_scores, _), stats = base.apply_train(D, d, real, params)
+      (real_scores, _), stats = base.apply_train(D, d, (packed(real[0]),) + real[1:], params)
       (fake_scores, _), stats = base.apply_train(D, d.replace(batch_stats=stats), fake_in,
                                                  params)
       adv = d_loss(real_scores, fake_scores)
@@ -344,21 +364,24 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
       if gp_weight > 0:
         aux["gp"] = penalty(params, real[0], fake, g_in[1:], gp_keys)
         total = total + gp_weight * aux["gp"]
+      if ha_weight > 0:
+        aux["d_historical"] = history_penalty(params, history, "d")
+        total = total + aux["d_historical"]
       return total, (aux, stats)
 
     grads, (aux, stats) = jax.grad(loss_fn, has_aux=True)(d.params)
     return d.apply_gradients(grads=mean(grads), batch_stats=stats), g_stats, aux
 
-  def g_update(g, d, real, g_in):
+  def g_update(g, d, real, g_in, history):
     real_features = None
     if fm_weight > 0:
-      (_, real_features), _ = base.apply_train(D, d, real)
+      (_, real_features), _ = base.apply_train(D, d, (packed(real[0]),) + real[1:])
       real_features = jax.lax.stop_gradient(real_features)
 
     def g_objective(params):
       fake, g_stats = base.apply_train(G, g, g_in, params)
       # D's BatchNorm statistics are not updated by the generator's pass.
-      (fake_scores, fake_features), _ = base.apply_train(D, d, (fake,) + g_in[1:])
+      (fake_scores, fake_features), _ = base.apply_train(D, d, (packed(fake),) + g_in[1:])
       adv = g_loss_fn(fake_scores)
       total = adv_weight * adv
       aux = {"g_loss": adv}
@@ -373,6 +396,9 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
         ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
         aux["disentangle"] = ce
         total = total + dis_weight * ce
+      if ha_weight > 0:
+        aux["g_historical"] = history_penalty(params, history, "g")
+        total = total + aux["g_historical"]
       return total, (aux, g_stats)
 
     grads, (aux, g_stats) = jax.grad(g_objective, has_aux=True)(g.params)
@@ -381,20 +407,24 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
   def step(state: GANState, data, key):
     offset = base.device_offset(fam.axis_name, batch)
     keys = jax.random.split(base.step_key(key, state.step), n_critic + 1)
-    g, d = state.g, state.d
+    g, d, history = state.g, state.d, state.history
     d_metrics = []
     for i in range(n_critic):
       real, g_in, gp_keys = draw(keys[i], offset, data, i)
-      d, g_stats, aux = d_update(d, g, real, g_in, gp_keys)
+      d, g_stats, aux = d_update(d, g, real, g_in, gp_keys, history)
       g = g.replace(batch_stats=g_stats)
+      if ha_weight > 0:
+        history = {**history, "d": techniques.update_history(history["d"], d.params)}
       d_metrics.append(aux)
     real, g_in, _ = draw(keys[n_critic], offset, data, n_critic - 1)
-    g, g_aux = g_update(g, d, real, g_in)
+    g, g_aux = g_update(g, d, real, g_in, history)
+    if ha_weight > 0:
+      history = {**history, "g": techniques.update_history(history["g"], g.params)}
     metrics = jax.tree.map(lambda *v: jnp.mean(jnp.stack(v)), *d_metrics)
     metrics.update(g_aux)
     if config.loss.name == "wasserstein":
       metrics["w_estimate"] = metrics["d_real"] - metrics["d_fake"]
-    return GANState(step=state.step + 1, g=g, d=d), mean(metrics)
+    return GANState(step=state.step + 1, g=g, d=d, history=history), mean(metrics)
 
   return step
 

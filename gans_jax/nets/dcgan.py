@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from gans_jax.nets import winograd
+from gans_jax.nets import improved, winograd
 
 NORMS = ("batch", "layer", "none")
 CONV_IMPLS = ("gemm", "winograd", "xla")
@@ -172,22 +172,25 @@ class DCGANGenerator(nn.Module):
   width: int = 64
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
   conv_impl: str = "auto"   # auto | winograd | gemm | xla (same function and parameters; see above)
+  # > 0: VirtualBatchNorm with this many fixed reference latents instead of
+  # BatchNorm (Salimans et al. 2016; gans_jax.nets.improved).
+  vbn_reference: int = 0
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
     stages = num_stages(self.resolution)
-    bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         axis_name=self.axis_name if train else None)
+    bn = lambda: improved.generator_norm(self, train)
     top = self.width * 2 ** (stages - 1)
-    x = nn.Dense(4 * 4 * top, use_bias=False)(z)
-    x = nn.relu(bn()(x.reshape((z.shape[0], 4, 4, top))))
+    zr = improved.reference_batch(self, z, self.vbn_reference) if self.vbn_reference else z
+    x = nn.Dense(4 * 4 * top, use_bias=False)(zr)
+    x = nn.relu(bn()(x.reshape((zr.shape[0], 4, 4, top))))
     # Names as flax.linen.ConvTranspose's, so both conv_impl share checkpoints.
     for n, i in enumerate(reversed(range(stages - 1))):
       x = ConvTranspose4x4s2(self.width * 2**i, use_bias=False, impl=self.conv_impl,
                              name=f"ConvTranspose_{n}")(x)
       x = nn.relu(bn()(x))
     x = ConvTranspose4x4s2(self.channels, impl=self.conv_impl,
-                           name=f"ConvTranspose_{stages - 1}")(x)
+                           name=f"ConvTranspose_{stages - 1}")(x[x.shape[0] - z.shape[0]:])
     return jnp.tanh(x)
 
 
@@ -221,11 +224,14 @@ class DCGANDiscriminator(nn.Module):
   norm: str = "batch"
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
   conv_impl: str = "auto"   # auto | winograd | gemm | xla (same function and parameters; see above)
+  # > 0: minibatch discrimination features appended before the score (nets.improved).
+  minibatch_kernels: int = 0
+  minibatch_kernel_dim: int = 5
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
     if self.norm not in NORMS:
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
     features = discriminator_trunk(self, x, train)
-    scores = nn.Dense(1)(features)[:, 0]
+    scores = nn.Dense(1)(improved.with_minibatch_features(self, features, train))[:, 0]
     return scores, features

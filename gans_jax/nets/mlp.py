@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from gans_jax.nets import improved
+
 
 # Activations of the discriminator's hidden layers.
 D_ACTIVATIONS = ("leaky_relu", "relu", "maxout")
@@ -40,17 +42,19 @@ class MLPGenerator(nn.Module):
   batch_norm: bool = False
   output_activation: str = "none"
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
+  # > 0: VirtualBatchNorm with this many fixed reference latents instead of
+  # BatchNorm (Salimans et al. 2016; gans_jax.nets.improved).
+  vbn_reference: int = 0
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, train: bool = True) -> jnp.ndarray:
-    x = z
+    x = improved.reference_batch(self, z, self.vbn_reference) if self.vbn_reference else z
     for width in self.hidden:
       x = nn.Dense(width, use_bias=not self.batch_norm)(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         axis_name=self.axis_name if train else None)(x)
+        x = improved.generator_norm(self, train)(x)
       x = nn.relu(x)
-    x = nn.Dense(int(np.prod(self.out_shape)))(x)
+    x = nn.Dense(int(np.prod(self.out_shape)))(x[x.shape[0] - z.shape[0]:])
     if self.output_activation == "tanh":
       x = jnp.tanh(x)
     return x.reshape((z.shape[0],) + tuple(self.out_shape))
@@ -64,6 +68,9 @@ class MLPDiscriminator(nn.Module):
     activation: 'maxout', 'relu' or 'leaky_relu'.
     maxout_pieces: number of linear pieces per maxout unit.
     layer_norm: LayerNorm after each hidden layer (safe with gradient penalties).
+    minibatch_kernels: > 0: minibatch discrimination features (that many
+      kernels of `minibatch_kernel_dim`) appended before the score layer,
+      compared over the batch on every device of `axis_name` (nets.improved).
   Returns:
     (scores [B], features [B, hidden[-1]]).
   """
@@ -71,10 +78,12 @@ class MLPDiscriminator(nn.Module):
   activation: str = "leaky_relu"
   maxout_pieces: int = 5
   layer_norm: bool = False
+  minibatch_kernels: int = 0
+  minibatch_kernel_dim: int = 5
+  axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
-    del train  # no batch-dependent layers
     h = x.reshape((x.shape[0], -1))
     for width in self.hidden:
       if self.activation == "maxout":
@@ -84,5 +93,5 @@ class MLPDiscriminator(nn.Module):
         h = _activation(self.activation, nn.Dense(width)(h))
       if self.layer_norm:
         h = nn.LayerNorm()(h)
-    scores = nn.Dense(1)(h)[:, 0]
+    scores = nn.Dense(1)(improved.with_minibatch_features(self, h, train))[:, 0]
     return scores, h

@@ -1,0 +1,136 @@
+"""The semi-supervised K+1 GAN family (families.ssgan); its losses are tested in test_losses.py."""
+
+import importlib
+import json
+import os
+
+import chex
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gans_jax import evaluate, families, trainer
+from gans_jax.data import load_dataset
+from gans_jax.errors import UserError
+from gans_jax.families import ssgan
+
+
+def tiny(data_dir, num_steps=4):
+  config = importlib.import_module("experiments.ssgan_digits").get_config()
+  config.dataset.data_dir = data_dir
+  config.model.g_hidden = (16,)
+  config.model.d_hidden = (32, 16)
+  config.model.z_dim = 8
+  config.train.num_steps = num_steps
+  config.train.batch_size = config.train.labeled_batch_size = 16
+  config.log_every = config.sample_every = config.checkpoint_every = 2
+  config.num_sample_images = 16
+  config.eval.num_samples = 200
+  config.eval.truncation_sweep = ()
+  return config
+
+
+@pytest.fixture(scope="module")
+def digits(data_dir):
+  return load_dataset("digits", data_dir=data_dir, resolution=8)
+
+
+def test_labelled_subset_is_class_balanced_disjoint_and_drawn_from_the_key(digits):
+  y = digits.all()["y"]
+  choose = jax.jit(lambda k: ssgan.choose_labeled(k, y, 5))
+  labeled, unlabeled = map(np.asarray, choose(jax.random.PRNGKey(0)))
+  np.testing.assert_array_equal(np.bincount(y[labeled], minlength=10), np.full(10, 5))
+  assert len(set(labeled)) == 50
+  np.testing.assert_array_equal(np.sort(np.concatenate([labeled, unlabeled])), np.arange(len(y)))
+  again, _ = choose(jax.random.PRNGKey(0))
+  other, _ = choose(jax.random.PRNGKey(1))
+  np.testing.assert_array_equal(again, labeled)
+  assert set(np.asarray(other)) != set(labeled)
+
+
+@pytest.mark.parametrize("num_labeled, message", [
+    (55, r"^dataset\.num_labeled: 55 does not divide into the 10 classes"),
+    (1440, r"^dataset\.num_labeled: 1440 is too large for the 1437-image train split"),
+])
+def test_num_labeled_that_does_not_fit_the_train_split_is_one_error(num_labeled, message,
+                                                                     data_dir, digits):
+  config = tiny(data_dir)
+  config.dataset.num_labeled = num_labeled
+  families.check_config(config)
+  with pytest.raises(UserError, match=message):
+    ssgan.SSGAN(config, digits)
+
+
+def test_bad_ssgan_fields_and_unlabelled_data_are_errors_naming_the_field(data_dir):
+  config = tiny(data_dir)
+  config.dataset.num_labeled = 0
+  with pytest.raises(UserError, match=r"^dataset\.num_labeled: must be an integer >= 1"):
+    families.check_config(config)
+  config = tiny(data_dir)
+  config.model.arch = "dcgan"
+  with pytest.raises(UserError, match=r"^model\.arch: 'dcgan' is not one of mlp"):
+    families.check_config(config)
+  with pytest.raises(UserError, match=r"^dataset\.name: the ssgan family needs a labelled image"):
+    ssgan.SSGAN(tiny(data_dir), load_dataset("ring8", data_dir=data_dir))
+
+
+def test_step_reads_labels_of_the_labelled_subset_only(data_dir, digits):
+  fam = ssgan.SSGAN(tiny(data_dir), digits)
+  arrays = digits.all()
+  data = {"x": jnp.asarray(arrays["x"]), "y": jnp.asarray(arrays["y"])}
+  state = fam.init_state(jax.random.PRNGKey(0))
+  step = jax.jit(fam.step_fn(resident=True))
+  _one_step = lambda fam, data: (state, step(state, data, jax.random.PRNGKey(1))[0])
+  _, after = _one_step(fam, data)
+  labeled = np.asarray(state.labeled_idx)
+  others = np.setdiff1d(np.arange(len(arrays["y"])), labeled)
+  scrambled = arrays["y"].copy()
+  scrambled[others] = (scrambled[others] + 3) % 10
+  _, same = _one_step(fam, {**data, "y": jnp.asarray(scrambled)})
+  chex.assert_trees_all_equal(same.d.params, after.d.params)
+  flipped = arrays["y"].copy()
+  flipped[labeled] = (flipped[labeled] + 3) % 10
+  _, moved = _one_step(fam, {**data, "y": jnp.asarray(flipped)})
+  assert not np.allclose(moved.d.params["Dense_2"]["kernel"], after.d.params["Dense_2"]["kernel"])
+
+
+def test_supervised_baseline_fits_the_labelled_subset_and_ignores_the_rest(data_dir, digits):
+  config = tiny(data_dir, num_steps=150)
+  # Without noise and with a larger step, 150 steps fit the 50 labelled digits.
+  config.model.input_noise = config.model.hidden_noise = 0.0
+  config.optimizer.d.learning_rate = 1e-2
+  fam = ssgan.SSGAN(config, digits)
+  state = fam.init_state(ssgan.base_init_key(config.seed))
+  baseline = fam.supervised_baseline(state, ssgan.base_init_key(config.seed))
+  x, y = digits.all()["x"], digits.all()["y"]
+  idx = np.asarray(state.labeled_idx)
+  pred = np.argmax(np.asarray(fam.classify(baseline.params, x[idx])), -1)
+  assert np.mean(pred == y[idx]) == 1.0
+  assert int(baseline.step) == 150
+  # Its test accuracy is the argmax against the test labels, computed here.
+  test = load_dataset("digits", split="test", data_dir=data_dir, resolution=8).all()
+  manual = np.mean(np.argmax(np.asarray(fam.classify(baseline.params, test["x"])), -1)
+                   == test["y"])
+  assert fam.test_accuracy(baseline.params) == pytest.approx(manual)
+
+
+def test_ssgan_resumes_exactly_and_eval_writes_accuracies(data_dir, digits_classifier,
+                                                          tmp_path):
+  config = tiny(data_dir)
+  config.eval.classifier_dir = digits_classifier[0]
+  full = trainer.train_and_evaluate(config, str(tmp_path / "full"), progress=False)
+  trainer.train_and_evaluate(tiny(data_dir, 2), str(tmp_path / "resumed"), progress=False)
+  resumed = trainer.train_and_evaluate(tiny(data_dir), str(tmp_path / "resumed"),
+                                       progress=False)
+  chex.assert_trees_all_equal(flax.serialization.to_state_dict(jax.device_get(resumed)),
+                              flax.serialization.to_state_dict(jax.device_get(full)))
+  results = evaluate.evaluate(config, str(tmp_path / "full"))
+  with open(tmp_path / "full" / "eval.json") as f:
+    written = json.load(f)
+  assert written == results
+  assert written["num_labeled"] == 50
+  assert 0 <= written["test_accuracy"] <= 1 and 0 <= written["supervised_baseline_accuracy"] <= 1
+  assert np.isfinite(written["fid"])
+  assert os.path.exists(tmp_path / "full" / "samples" / "step_0000004.png")
