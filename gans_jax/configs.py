@@ -80,6 +80,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.kid_subset_size = 1000
   config.eval.kid_subsets = 100
   config.eval.is_splits = 10
+  # With eval_every > 0, also keep the checkpoint of the best in-training
+  # evaluation (lowest FID; reverse KL on 2-D data) in <workdir>/checkpoints_best;
+  # --mode=eval/edit read it with eval.checkpoint='best'.
+  config.eval.keep_best = True
+  config.eval.checkpoint = "latest"   # latest | best
 
   # Latent editing (--mode=edit): classifier-gradient ascent on the generator
   # input towards class `target` (gans_jax/edit.py, gans_jax/latents.py).
@@ -194,6 +199,7 @@ def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           f"must be >= 2, got {config.eval.num_samples}")
   require(config.eval.truncation is None or config.eval.truncation > 0, "eval.truncation",
           f"must be > 0 or None, got {config.eval.truncation}")
+  require_one_of(config, "eval.checkpoint", ("latest", "best"))
   if "edit" in config:
     _check_edit(config)
 
@@ -218,8 +224,11 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
 
 # Fields whose change makes a saved state mean something else (or not fit the
 # networks at all): resuming or evaluating a checkpoint with another value is refused.
+# A learning-rate schedule and the generator EMA add state (a step count, the
+# average), so turning them on or off is such a change too.
 STATE_FIELDS = re.compile(r"family$|model\.|loss\.(name|likelihood)$|dataset\.(name|resolution)$"
-                          r"|optimizer\.(.+\.)?name$|train\.num_seeds$")
+                          r"|optimizer\.(.+\.)?(name|schedule|warmup_steps)$|train\.num_seeds$"
+                          r"|ema\.decay$")
 
 
 def _flatten(tree, prefix: str = "") -> dict:
