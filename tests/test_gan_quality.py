@@ -182,3 +182,19 @@ def test_turning_ema_or_a_schedule_on_for_a_resume_is_refused():
       configs.check_resumable({field: [0, 1]}, "config.json")
   configs.check_resumable({"ema.start_step": [0, 5], "augment.policy": ["", "color"]},
                           "config.json")
+
+
+def test_with_the_options_off_checkpoints_keep_the_earlier_format(data_dir, tmp_path):
+  """A run without EMA or spectral norm saves {step, g, d} as before the options existed,
+  so workdirs written by earlier versions still restore (and are not set aside as damaged)."""
+  import orbax.checkpoint as ocp
+  family = _family(ring8_config(data_dir), data_dir)
+  state = family.init_state(jax.random.PRNGKey(0))
+  tree = flax.serialization.to_state_dict(state)
+  assert set(tree) == {"step", "g", "d"}
+  manager = ocp.CheckpointManager(str(tmp_path), options=ocp.CheckpointManagerOptions(
+      enable_async_checkpointing=False))
+  manager.save(0, args=ocp.args.StandardSave(tree))
+  manager.close()
+  restored = Checkpointer(str(tmp_path), 1, read_only=True).restore(state)
+  jax.tree.map(np.testing.assert_array_equal, restored, state)

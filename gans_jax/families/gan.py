@@ -58,6 +58,27 @@ class GANState:
   d_sn: Any = flax.core.FrozenDict()
 
 
+_OPTIONAL_FIELDS = ("g_ema", "d_sn")
+
+
+def _state_dict(state: GANState) -> dict:
+  """GANState's checkpoint tree; an option that is off (empty) is left out, so such a run's
+  checkpoints are those written before the options existed, and restore into each other."""
+  tree = {f: flax.serialization.to_state_dict(getattr(state, f))
+          for f in state.__dataclass_fields__}
+  return {k: v for k, v in tree.items() if k not in _OPTIONAL_FIELDS or v}
+
+
+def _from_state_dict(target: GANState, tree: dict) -> GANState:
+  return target.replace(**{
+      f: flax.serialization.from_state_dict(getattr(target, f), tree[f], name=f)
+      for f in target.__dataclass_fields__ if f in tree or f not in _OPTIONAL_FIELDS})
+
+
+flax.serialization.register_serialization_state(GANState, _state_dict, _from_state_dict,
+                                                override=True)
+
+
 # ----------------------------------------------------------------------------- config
 
 
