@@ -1,13 +1,21 @@
 """WGAN-GP: a DCGAN-style critic with a gradient penalty on the embedded digits.
 
 Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville, "Improved Training of
-Wasserstein GANs", 2017, arXiv:1704.00028: Adam(1e-4, 0, 0.9), lambda = 10,
-n_critic = 5, no BatchNorm in the critic (LayerNorm here).
+Wasserstein GANs", 2017, arXiv:1704.00028: lambda = 10, n_critic = 5, no
+BatchNorm in the critic (LayerNorm here); Adam(4e-4, 0, 0.9) instead of the
+paper's 1e-4, 7,000 steps, and the generator's moving average (ema.decay
+0.999) for samples, evaluation and editing (docs/quality.md).
 
-Expected: recognisable digits in runs/wgan_gp/samples within the default
-schedule, on a 2-core CPU in under 10 minutes.
+Measured (docs/quality.md; seed 0, 5,000 samples, classifier floor 51.19):
+FID 102.2 = 1.996x the train-vs-test floor (the issue's goal is <= 2x, met
+at its edge), precision 0.672, recall 0.933; the raw generator of the same
+run (--config.eval.use_ema=False) 103.9 (2.03x). Training took 644 s on a
+2-core CPU shared with other jobs (load ~12); the 2,000-step speed run of
+docs/benchmarks.md (155 s) puts 7,000 steps at about 9 minutes on an idle
+one. The earlier default (1e-4, 2,000 steps): FID 278.3 (5.44x).
 
   python launch.py --config experiments/wgan_gp.py
+  python launch.py --config experiments/wgan_gp.py --mode=eval
 """
 
 from gans_jax.families.gan import default_config
@@ -33,11 +41,17 @@ def get_config():
   config.loss.gp_weight = 10.0
 
   # Optimizers
-  config.optimizer.g = optimizer_config("adam", 1e-4, b1=0.0, b2=0.9)
-  config.optimizer.d = optimizer_config("adam", 1e-4, b1=0.0, b2=0.9)
+  # The paper's 1e-4 leaves this short run under-trained: 4e-4 took FID at
+  # 2,000 steps from 278 to 170 (docs/quality.md).
+  config.optimizer.g = optimizer_config("adam", 4e-4, b1=0.0, b2=0.9)
+  config.optimizer.d = optimizer_config("adam", 4e-4, b1=0.0, b2=0.9)
+
+  # Generator EMA: 102.2 vs 103.9 raw at 7,000 steps (it lags, 5-10 FID
+  # worse, while the generator still improves fast, at 2,000-4,000 steps).
+  config.ema.decay = 0.999
 
   # Schedule
-  config.train.num_steps = 2000
+  config.train.num_steps = 7000
   config.train.batch_size = 64
   config.train.n_critic = 5
   config.log_every = 50

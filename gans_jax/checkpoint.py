@@ -34,6 +34,7 @@ from gans_jax.families.base import step_of
 
 LOCK_FILE = ".lock"
 DAMAGED_PREFIX = "damaged_"  # a checkpoint that did not restore, set aside by training
+BEST_DIR = "checkpoints_best"  # the best-evaluated checkpoint of a workdir (eval.keep_best)
 
 
 def os_error_text(err: BaseException) -> str:
@@ -76,16 +77,23 @@ class Checkpointer:
   """Orbax CheckpointManager over `directory` (atomic writes, keeps the last `keep`).
 
   `read_only`: never creates or changes anything (evaluation, editing).
+  `best_metric`: keep instead the `keep` checkpoints with the best value of
+  that metric (`save(state, metrics)`; `best_mode` 'min' or 'max'), with
+  orbax's best-checkpoint options (`best_fn`, `best_mode`).
   """
 
-  def __init__(self, directory: str, keep: int, *, read_only: bool = False):
+  def __init__(self, directory: str, keep: int, *, read_only: bool = False,
+               best_metric: str | None = None, best_mode: str = "min"):
     self.directory = os.path.abspath(directory)
-    self.read_only = read_only
+    self.read_only, self.best_metric = read_only, best_metric
+    best = {} if best_metric is None else dict(
+        best_fn=lambda metrics: float(metrics[best_metric]), best_mode=best_mode,
+        keep_checkpoints_without_metrics=False)
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=not read_only, read_only=read_only,
         save_interval_steps=0 if read_only else 1,
         # Removes step directories a killed save left uncommitted.
-        cleanup_tmp_directories=not read_only, enable_async_checkpointing=False)
+        cleanup_tmp_directories=not read_only, enable_async_checkpointing=False, **best)
     with _quiet_orbax():
       self.manager = ocp.CheckpointManager(self.directory, options=options)
 
@@ -95,8 +103,10 @@ class Checkpointer:
   def all_steps(self) -> list:
     return sorted(self.manager.all_steps())
 
-  def save(self, state) -> None:
-    """Saves `state` at its step (a no-op when that step exists); `SaveError` if it cannot."""
+  def save(self, state, metrics: dict | None = None) -> None:
+    """Saves `state` at its step (a no-op when that step exists); `SaveError` if it cannot.
+
+    `metrics`: the values `best_metric` is read from (a best-checkpoint manager)."""
     step = step_of(state)
     if step in self.manager.all_steps():
       return
@@ -106,7 +116,7 @@ class Checkpointer:
       # global arrays (each process writes its share, process 0 commits).
       tree = parallel.to_global(tree)
     try:
-      self.manager.save(step, args=ocp.args.StandardSave(tree))
+      self.manager.save(step, args=ocp.args.StandardSave(tree), metrics=metrics)
     except (OSError, ValueError) as err:  # tensorstore's I/O errors are ValueErrors
       self._remove_uncommitted(step)
       raise SaveError(step, self.directory, err) from err
@@ -195,15 +205,16 @@ def committed_steps(directory: str) -> list:
     manager.close()
 
 
-def require_checkpoint(workdir: str, purpose: str) -> None:
-  """Raises `UserError` unless `workdir/checkpoints` holds a checkpoint; creates nothing.
+def require_checkpoint(workdir: str, purpose: str, subdir: str = "checkpoints") -> None:
+  """Raises `UserError` unless `workdir/subdir` holds a checkpoint; creates nothing.
 
   `purpose` is what needs it, e.g. ``'--mode=edit'``.
   """
-  directory = os.path.join(workdir, "checkpoints")
+  directory = os.path.join(workdir, subdir)
   if not committed_steps(directory):
+    how = " with eval_every > 0" if subdir == BEST_DIR else ""
     raise UserError(f"--workdir: no checkpoint in {directory}, and {purpose} needs one; train "
-                    "first with the same --config and --workdir (without --mode)")
+                    f"first with the same --config and --workdir (without --mode){how}")
 
 
 class WorkdirLock:

@@ -90,6 +90,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.kid_subset_size = 1000
   config.eval.kid_subsets = 100
   config.eval.is_splits = 10
+  # With eval_every > 0, also keep the checkpoint of the best in-training
+  # evaluation (lowest FID; reverse KL on 2-D data) in <workdir>/checkpoints_best;
+  # --mode=eval/edit read it with eval.checkpoint='best'.
+  config.eval.keep_best = True
+  config.eval.checkpoint = "latest"   # latest | best
 
   # Sample export (--mode=sample): PNGs and samples.npz in <workdir>/export (gans_jax/export.py)
   config.sample = ml_collections.ConfigDict()
@@ -219,6 +224,7 @@ def check_common(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require_one_of(config, "eval.features", ("classifier", "inception"))
   if "sample" in config:
     _check_sample(config)
+  require_one_of(config, "eval.checkpoint", ("latest", "best"))
   if "edit" in config:
     _check_edit(config)
 
@@ -256,10 +262,13 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
 # networks at all): resuming or evaluating a checkpoint with another value is refused.
 # model.conv_impl is not one: every form computes the same function with the same
 # parameters ('auto' on a CPU saves 'winograd', and may resume on a GPU as 'xla').
+# A learning-rate schedule and the generator EMA add state (a step count, the
+# average), so turning them on or off is such a change.
 STATE_FIELDS = re.compile(r"family$|model\.(?!conv_impl$)"
                           r"|loss\.(name|likelihood|historical_averaging)$"
                           r"|dataset\.(name|resolution|num_labeled)$"
-                          r"|optimizer\.(.+\.)?name$|train\.num_seeds$")
+                          r"|optimizer\.(.+\.)?(name|schedule|warmup_steps)$|train\.num_seeds$"
+                          r"|ema\.decay$")
 
 
 def _flatten(tree, prefix: str = "") -> dict:

@@ -232,11 +232,14 @@ def restore_latest(config, workdir: str):
   """
   from gans_jax import checkpoint, configs  # pylint: disable=import-outside-toplevel
   fam_cls = families.check_config(config, num_devices=jax.local_device_count())
-  checkpoint.require_checkpoint(workdir, "evaluating or editing")
+  # eval.checkpoint='best': the best in-training evaluation's state (trainer's eval.keep_best).
+  subdir = (checkpoint.BEST_DIR if config.eval.get("checkpoint", "latest") == "best"
+            else "checkpoints")
+  checkpoint.require_checkpoint(workdir, "evaluating or editing", subdir)
   changes = configs.resume_changes(workdir, config)
   dataset = load_config_dataset(config)
   family = fam_cls(config, dataset)
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints,
+  ckpt = Checkpointer(os.path.join(workdir, subdir), config.keep_checkpoints,
                       read_only=True)
   try:
     # Abstract (shapes and dtypes only): an eager init compiles every parameter's

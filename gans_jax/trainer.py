@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 
 from gans_jax import families, parallel, plots
-from gans_jax.checkpoint import Checkpointer, SaveError, committed_steps, prepare_workdir
+from gans_jax.checkpoint import BEST_DIR, Checkpointer, SaveError, committed_steps, prepare_workdir
 from gans_jax.configs import CONFIG_FILE, describe_changes, parse_compiler_options, resume_changes
 from gans_jax.data.prefetch import Prefetcher
 from gans_jax.data.streaming import StreamedBatches
@@ -256,7 +256,7 @@ class Outputs:
         self.events.image(sample_tag(prefix), path, step)
     plots.save_metric_plot(history, os.path.join(self.workdir, "losses.png"))
 
-  def evaluate(self, state) -> None:
+  def evaluate(self, state) -> dict:
     # Same latents at every evaluation, so the curve shows the model changing.
     row = {"step": step_of(state),
            **self.evaluator(state, self.eval_key, self.eval_num, self.truncation)}
@@ -267,6 +267,7 @@ class Outputs:
     keys = [k for k in ("fid", "precision", "recall", "modes", "high_quality", "reverse_kl")
             if k in row]
     plots.save_metric_plot(self.eval_rows, os.path.join(self.workdir, "eval.png"), keys=keys)
+    return row
 
 
 def _event_steps(config) -> list:
@@ -308,7 +309,7 @@ class _Run:
     # Before any slow work: the workdir can be written and no other run uses it
     # (process 0 locks it; the others share its filesystem or have their own).
     self.lock, created = prepare_workdir(workdir, lock=self.is_main)
-    self.ckpt = self.bar = self.events = self.feed = None
+    self.ckpt = self.bar = self.events = self.feed = self.best = None
     try:
       self._start(config, workdir, progress, fam_cls)
     except BaseException:
@@ -358,6 +359,7 @@ class _Run:
       self.outputs.events = self.events
     self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main,
                           self.events)
+    self.best = _best_checkpointer(config, workdir, self.outputs, self.dataset.kind)
     if progress and self.is_main:
       from tqdm import tqdm
       self.bar = tqdm(total=config.train.num_steps, initial=self.start, unit="step",
@@ -428,7 +430,10 @@ class _Run:
     if self.outputs is not None and due(c.sample_every):
       self.outputs.samples(self.first_replica(self.state()), self.log.rows)
     if self.outputs is not None and self.outputs.evaluator is not None and due(c.eval_every):
-      self.outputs.evaluate(self.first_replica(self.state()))
+      row = self.outputs.evaluate(self.first_replica(self.state()))
+      metric = self.best.best_metric if self.best is not None else None
+      if metric and np.isfinite(row.get(metric, np.nan)):
+        self.best.save(self.state(), {metric: row[metric]})
     if due(c.checkpoint_every):
       self.save_checkpoint()
 
@@ -443,10 +448,30 @@ class _Run:
     try:
       if self.ckpt is not None:
         self.ckpt.close()  # waits for any save in progress to be committed
+      if self.best is not None:
+        self.best.close()
     finally:
       if self.lock is not None:
         self.lock.release()
         self.lock = None
+
+
+def _best_checkpointer(config, workdir: str, outputs, kind: str):
+  """The Checkpointer of `workdir/checkpoints_best`, which keeps the one state with the lowest
+  in-training FID (images) or reverse KL (2-D mixtures); None when there is nothing to keep.
+
+  Kept by process 0 of a one-process, one-seed run with periodic evaluation on.
+  """
+  if (outputs is None or outputs.evaluator is None or not config.eval.get("keep_best", False)
+      or config.train.num_seeds > 1 or parallel.multi_process()):
+    return None
+  return Checkpointer(os.path.join(workdir, BEST_DIR), 1, best_metric=best_metric(kind),
+                      best_mode="min")
+
+
+def best_metric(kind: str) -> str:
+  """The evaluation metric the best checkpoint minimises for a dataset of `kind`."""
+  return "fid" if kind == "image" else "reverse_kl"
 
 
 def _loop(run: _Run, stop: GracefulStop) -> None:

@@ -83,7 +83,7 @@ class PublicApiTest(absltest.TestCase):
         losses.__all__,
         list(_NP_REFERENCES) + ["gradient_penalty", "gradient_norm_penalty",
                                 "feature_matching_loss"] + list(_VAE_FUNCTIONS)
-        + list(_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS))
+        + list(_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS) + ["r1_penalty", "r2_penalty"])
     for name in losses.__all__:
       self.assertTrue(callable(getattr(losses, name)), name)
 
@@ -1113,3 +1113,55 @@ class HistoricalAveragingTest(chex.TestCase):
     gp, ga = jax.grad(losses.historical_averaging_penalty, argnums=(0, 1))(params, avg)
     np.testing.assert_allclose(gp, 2 * (np.float64(params) - avg), rtol=1e-5)
     np.testing.assert_array_equal(ga, np.zeros(5))
+class ZeroCentredPenaltyTest(chex.TestCase):
+  """R1 / R2 (Mescheder et al. 2018): 1/2 mean_i |grad_x D(x_i)|^2."""
+
+  @chex.all_variants(with_pmap=False)
+  @parameterized.parameters("r1_penalty", "r2_penalty")
+  def test_linear_critic_gives_half_squared_weight_norm(self, name):
+    # D(x) = <w, x> + b: the gradient is w at every point.
+    w = jnp.array([[1.0, -2.0], [0.5, 3.0]])
+    critic = lambda x: jnp.sum(x * w, axis=(1, 2)) + 0.7
+    x = jax.random.normal(jax.random.key(0), (5, 2, 2))
+    got = self.variant(lambda v: getattr(losses, name)(critic, v))(x)
+    np.testing.assert_allclose(got, 0.5 * (1 + 4 + 0.25 + 9), rtol=1e-6)
+
+  @chex.all_variants(with_pmap=False)
+  def test_quadratic_critic_matches_closed_form(self):
+    # D(x) = 1/2 x^T A x (A symmetric): grad = A x, R1 = 1/2 mean_i |A x_i|^2.
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(3, 3))
+    a = (m + m.T) / 2
+    x = rng.normal(size=(6, 3))
+    critic = lambda v: 0.5 * jnp.einsum("bi,ij,bj->b", v, jnp.asarray(a, jnp.float32), v)
+    got = self.variant(lambda v: losses.r1_penalty(critic, v))(jnp.asarray(x, jnp.float32))
+    expected = 0.5 * np.mean(np.sum((x @ a) ** 2, axis=1))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+  def test_nonlinear_critic_matches_central_finite_differences(self):
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(4,))
+    x = rng.normal(size=(3, 4))
+    f = lambda v: np.tanh(v @ w) + 0.1 * np.sum(v**3, axis=-1)
+    h = 1e-5
+    grads = np.stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(4)], axis=1)
+    expected = 0.5 * np.mean(np.sum(grads**2, axis=1))
+    critic = lambda v: jnp.tanh(v @ jnp.asarray(w)) + 0.1 * jnp.sum(v**3, axis=-1)
+    with jax.enable_x64(True):
+      got = losses.r2_penalty(critic, jnp.asarray(x))
+    np.testing.assert_allclose(float(got), expected, rtol=1e-7)
+
+  def test_gradient_wrt_critic_weights_is_closed_form(self):
+    # D(x) = <w, x>: R1 = 1/2 |w|^2, so dR1/dw = w (a gradient through a gradient).
+    w = jnp.array([0.3, -1.2, 2.0])
+    x = jnp.ones((4, 3))
+    grad = jax.grad(lambda ww: losses.r1_penalty(lambda v: v @ ww, x))(w)
+    np.testing.assert_allclose(grad, w, rtol=1e-6)
+    jtu.check_grads(lambda ww: losses.r1_penalty(lambda v: jnp.tanh(v @ ww), x), (w,),
+                    order=2, modes=["rev"])
+
+  def test_zero_gradient_gives_zero_and_finite_derivative(self):
+    x = jnp.zeros((2, 3))
+    grad = jax.grad(lambda c: losses.r1_penalty(lambda v: c * jnp.sum(v**2, -1), x))(1.0)
+    self.assertEqual(float(losses.r1_penalty(lambda v: jnp.sum(v**2, -1), x)), 0.0)
+    self.assertTrue(np.isfinite(grad))

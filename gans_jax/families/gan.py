@@ -23,13 +23,13 @@ import ml_collections
 import numpy as np
 import optax
 
-from gans_jax import losses, nets
+from gans_jax import augment, ema, losses, nets
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base, techniques
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
-from gans_jax.nets import dcgan, improved, mlp
+from gans_jax.nets import dcgan, improved, mlp, spectral_norm
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 # (discriminator loss, generator loss) per `config.loss.name`.
@@ -56,7 +56,33 @@ class GANState:
   step: jnp.ndarray
   g: base.TrainState
   d: base.TrainState
+  # Historical averaging: each player's running parameter mean and count (None when off).
   history: Any = None
+  # Quality options: the generator's moving average {'params', 'batch_stats'}
+  # (ema.decay > 0) and D's spectral-norm vectors (model.d_spectral_norm); empty when off.
+  g_ema: Any = flax.core.FrozenDict()
+  d_sn: Any = flax.core.FrozenDict()
+
+
+_OPTIONAL_FIELDS = ("history", "g_ema", "d_sn")
+
+
+def _state_dict(state: GANState) -> dict:
+  """GANState's checkpoint tree; an option that is off (None or empty) is left out, so such a
+  run's checkpoints are those written before the options existed, and restore into each other."""
+  tree = {f: flax.serialization.to_state_dict(getattr(state, f))
+          for f in state.__dataclass_fields__}
+  return {k: v for k, v in tree.items() if k not in _OPTIONAL_FIELDS or v}
+
+
+def _from_state_dict(target: GANState, tree: dict) -> GANState:
+  return target.replace(**{
+      f: flax.serialization.from_state_dict(getattr(target, f), tree[f], name=f)
+      for f in target.__dataclass_fields__ if f in tree or f not in _OPTIONAL_FIELDS})
+
+
+flax.serialization.register_serialization_state(GANState, _state_dict, _from_state_dict,
+                                                override=True)
 
 
 # ----------------------------------------------------------------------------- config
@@ -107,7 +133,57 @@ def default_config() -> ml_collections.ConfigDict:
   config.optimizer.d = optimizer_config()
 
   techniques.add_config(config)
+  _add_quality_options(config)
   return config
+
+
+def _add_quality_options(config: ml_collections.ConfigDict) -> None:
+  """Generator EMA, spectral norm, zero-centred penalties, DiffAugment; off by default.
+
+  Measured side by side in docs/quality.md. Learning-rate schedules are fields
+  of each optimizer section (`gans_jax.optim.optimizer_config`).
+  """
+  # Generator EMA (gans_jax/ema.py): decay 0 is off; samples, --mode=eval and
+  # --mode=edit use the average unless eval.use_ema is False (scores the raw G).
+  config.ema = ml_collections.ConfigDict()
+  config.ema.decay = 0.0
+  config.ema.start_step = 0           # before it the average copies G
+  config.ema.warmup = True            # decay min(d, (1 + n) / (10 + n))
+  config.eval.use_ema = True
+  # Spectral normalisation of every D weight matrix (Miyato et al. 2018).
+  config.model.d_spectral_norm = False
+  config.model.sn_iterations = 1      # power iterations per pass
+  # Where loss.gp_weight's penalty is taken: interpolate (WGAN-GP, with
+  # gp_target / gp_one_sided) | real (R1) | fake (R2): gp_weight * 1/2 E|grad D|^2.
+  config.loss.gp_point = "interpolate"
+  # DiffAugment (gans_jax/augment.py) of every image D sees: '' (off) or a
+  # comma-separated subset of color, translation, cutout.
+  config.augment = ml_collections.ConfigDict()
+  config.augment.policy = ""
+  config.augment.translation_ratio = 0.125
+  config.augment.cutout_ratio = 0.5
+
+
+GP_POINTS = ("interpolate", "real", "fake")
+
+
+def _check_quality_options(config: ml_collections.ConfigDict) -> None:
+  require_sections(config, "ema", "augment")
+  e = config.ema
+  require(0 <= e.decay < 1, "ema.decay", f"must be in [0, 1), got {e.decay}")
+  require(e.start_step >= 0, "ema.start_step", f"must be >= 0, got {e.start_step}")
+  require(config.model.sn_iterations >= 1, "model.sn_iterations",
+          f"must be >= 1, got {config.model.sn_iterations}")
+  require_one_of(config, "loss.gp_point", GP_POINTS)
+  try:
+    augment.parse_policy(config.augment.policy)
+  except ValueError as e:
+    raise UserError(f"augment.policy: {e}") from None
+  for field in ("translation_ratio", "cutout_ratio"):
+    value = config.augment[field]
+    require(0 <= value <= 1, f"augment.{field}", f"must be in [0, 1], got {value}")
+  require(not augment.parse_policy(config.augment.policy) or config.model.arch == "dcgan",
+          "augment.policy", "augments images; use model.arch='dcgan' (or policy='')")
 
 
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
@@ -142,6 +218,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require(loss.feature_matching >= 0, "loss.feature_matching",
           f"must be >= 0, got {loss.feature_matching}")
   techniques.check_config(config, num_devices)
+  _check_quality_options(config)
 
 
 # ----------------------------------------------------------------------------- networks
@@ -243,8 +320,10 @@ class GAN(base.Family):
     compiles, 14.5 s for the tiny WGAN-GP of tests/test_evaluate.py).
     """
     config = self.config
-    g_tx = make_optimizer(config.optimizer.g, field="optimizer.g")
-    d_tx = make_optimizer(config.optimizer.d, clip=config.loss.clip, field="optimizer.d")
+    steps = int(config.train.num_steps)
+    g_tx = make_optimizer(config.optimizer.g, field="optimizer.g", num_steps=steps)
+    d_tx = make_optimizer(config.optimizer.d, clip=config.loss.clip, field="optimizer.d",
+                          num_steps=steps, updates_per_step=int(config.train.n_critic))
     shape = tuple(self.dataset.example_shape)
 
     def init(key):
@@ -261,7 +340,13 @@ class GAN(base.Family):
       if config.loss.historical_averaging > 0:
         history = {"g": techniques.init_history(g.params),
                    "d": techniques.init_history(d.params)}
-      return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, history=history)
+      g_ema = ({"params": g.params, "batch_stats": g.batch_stats}
+               if config.ema.decay > 0 else flax.core.FrozenDict())
+      d_sn = (spectral_norm.init_vectors(d_vars["params"], jax.random.fold_in(d_key, 0x5)
+                                         ) if config.model.d_spectral_norm
+              else flax.core.FrozenDict())
+      return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, history=history,
+                      g_ema=g_ema, d_sn=d_sn)
 
     return jax.jit(init)(key)
 
@@ -271,7 +356,16 @@ class GAN(base.Family):
     `labels` [B] int: the requested classes of a conditional generator.
     """
     inputs = (z,) if labels is None else (z, labels)
-    return self.generator.apply(base.variables(state.g), *inputs, train=False)
+    return self.generator.apply(self.generator_variables(state), *inputs, train=False)
+
+  def generator_variables(self, state: GANState) -> dict:
+    """The generator's variables that sample: the moving average when ema.decay > 0 and
+    eval.use_ema (the default then), else the trained weights."""
+    if self.config.ema.decay > 0 and self.config.eval.use_ema:
+      avg = state.g_ema
+      return {"params": avg["params"], "batch_stats": avg["batch_stats"]} if avg[
+          "batch_stats"] else {"params": avg["params"]}
+    return base.variables(state.g)
 
   def eval_metrics(self, state, evaluator, key):
     if self.config.loss.disentangle > 0 and self.dataset.kind == "image":
@@ -314,6 +408,8 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
   conditional = fam.num_classes > 0
   packed = lambda x: improved.pack(x, int(config.model.pack))  # PacGAN (unconditional only)
   ha_weight = float(loss_cfg.get("historical_averaging", 0.0))
+  d_params, aug, update_ema = _quality_fns(config)
+  gp_point = loss_cfg.gp_point
 
   def history_penalty(params, history, name):
     return ha_weight * losses.historical_averaging_penalty(params, history[name]["mean"])
@@ -338,41 +434,54 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
           base.example_keys(k_y, offset, batch)),)
     return real, g_in, base.example_keys(k_gp, offset, batch)
 
-  def penalty(params, real, fake, labels, gp_keys):
+  def penalty(params, real_in, fake_in, gp_keys):
     # The WGAN-GP penalty with epsilon drawn per example from that example's
     # key (so it does not depend on the device split), one batched backward.
     # A conditional critic is penalised at the fake labels (Gulrajani et al.'s
-    # conditional CIFAR-10 model interpolates the images only).
+    # conditional CIFAR-10 model interpolates the images only); R1 at the
+    # real labels, R2 at the fake ones. Inputs are unpacked; D sees packs.
+    critic = lambda labels: lambda x: D.apply({"params": params}, x, *labels, train=True)[0]
+    if gp_point == "real":
+      return losses.r1_penalty(critic(real_in[1:]), packed(real_in[0]))
+    if gp_point == "fake":
+      return losses.r2_penalty(critic(fake_in[1:]), packed(fake_in[0]))
+    real, fake = real_in[0], fake_in[0]
     eps = jax.vmap(lambda k: jax.random.uniform(k, (1,) * (real.ndim - 1)))(gp_keys)
-    critic = lambda x: D.apply({"params": params}, x, *labels, train=True)[0]
-    return losses.gradient_norm_penalty(critic, packed(eps * real + (1 - eps) * fake),
+    return losses.gradient_norm_penalty(critic(fake_in[1:]),
+                                        packed(eps * real + (1 - eps) * fake),
                                         target=loss_cfg.gp_target,
                                         one_sided=loss_cfg.gp_one_sided)
 
-  def d_update(d, g, real, g_in, gp_keys, history):
+  def d_update(d, g, sn, real, g_in, gp_keys, history):
     fake, g_stats = base.apply_train(G, g, g_in)
     fake = jax.lax.stop_gradient(fake)
-    fake_in = (packed(fake),) + g_in[1:]
+    # DiffAugment: independent draws of the same transforms for real and fake.
+    real = (aug(real[0], gp_keys, 1),) + real[1:]
+    fake_in = (aug(fake, gp_keys, 2),) + g_in[1:]
 
-    def loss_fn(params):
+    def loss_fn(raw_params):
+      params, new_sn = d_params(raw_params, sn)
       (real_scores, _), stats = base.apply_train(D, d, (packed(real[0]),) + real[1:], params)
-      (fake_scores, _), stats = base.apply_train(D, d.replace(batch_stats=stats), fake_in,
-                                                 params)
+      (fake_scores, _), stats = base.apply_train(D, d.replace(batch_stats=stats),
+                                                 (packed(fake_in[0]),) + fake_in[1:], params)
       adv = d_loss(real_scores, fake_scores)
       aux = {"d_loss": adv, "d_real": jnp.mean(real_scores), "d_fake": jnp.mean(fake_scores)}
       total = adv
       if gp_weight > 0:
-        aux["gp"] = penalty(params, real[0], fake, g_in[1:], gp_keys)
+        aux["gp"] = penalty(params, real, fake_in, gp_keys)
         total = total + gp_weight * aux["gp"]
-      if ha_weight > 0:
-        aux["d_historical"] = history_penalty(params, history, "d")
+      if ha_weight > 0:  # on the parameters themselves, before any normalisation
+        aux["d_historical"] = history_penalty(raw_params, history, "d")
         total = total + aux["d_historical"]
-      return total, (aux, stats)
+      return total, (aux, stats, new_sn)
 
-    grads, (aux, stats) = jax.grad(loss_fn, has_aux=True)(d.params)
-    return d.apply_gradients(grads=mean(grads), batch_stats=stats), g_stats, aux
+    grads, (aux, stats, sn) = jax.grad(loss_fn, has_aux=True)(d.params)
+    return d.apply_gradients(grads=mean(grads), batch_stats=stats), g_stats, sn, aux
 
-  def g_update(g, d, real, g_in, history):
+  def g_update(g, d, sn, real, g_in, keys, history):
+    # D as the generator's pass sees it: normalised weights (vectors not advanced).
+    d = d.replace(params=d_params(d.params, sn)[0])
+    real = (aug(real[0], keys, 1),) + real[1:]
     real_features = None
     if fm_weight > 0:
       (_, real_features), _ = base.apply_train(D, d, (packed(real[0]),) + real[1:])
@@ -381,7 +490,8 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
     def g_objective(params):
       fake, g_stats = base.apply_train(G, g, g_in, params)
       # D's BatchNorm statistics are not updated by the generator's pass.
-      (fake_scores, fake_features), _ = base.apply_train(D, d, (packed(fake),) + g_in[1:])
+      (fake_scores, fake_features), _ = base.apply_train(
+          D, d, (packed(aug(fake, keys, 2)),) + g_in[1:])
       adv = g_loss_fn(fake_scores)
       total = adv_weight * adv
       aux = {"g_loss": adv}
@@ -407,26 +517,63 @@ def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
   def step(state: GANState, data, key):
     offset = base.device_offset(fam.axis_name, batch)
     keys = jax.random.split(base.step_key(key, state.step), n_critic + 1)
-    g, d, history = state.g, state.d, state.history
+    g, d, sn, history = state.g, state.d, state.d_sn, state.history
     d_metrics = []
     for i in range(n_critic):
       real, g_in, gp_keys = draw(keys[i], offset, data, i)
-      d, g_stats, aux = d_update(d, g, real, g_in, gp_keys, history)
+      d, g_stats, sn, aux = d_update(d, g, sn, real, g_in, gp_keys, history)
       g = g.replace(batch_stats=g_stats)
       if ha_weight > 0:
         history = {**history, "d": techniques.update_history(history["d"], d.params)}
       d_metrics.append(aux)
-    real, g_in, _ = draw(keys[n_critic], offset, data, n_critic - 1)
-    g, g_aux = g_update(g, d, real, g_in, history)
+    real, g_in, g_keys = draw(keys[n_critic], offset, data, n_critic - 1)
+    g, g_aux = g_update(g, d, sn, real, g_in, g_keys, history)
     if ha_weight > 0:
       history = {**history, "g": techniques.update_history(history["g"], g.params)}
     metrics = jax.tree.map(lambda *v: jnp.mean(jnp.stack(v)), *d_metrics)
     metrics.update(g_aux)
     if config.loss.name == "wasserstein":
       metrics["w_estimate"] = metrics["d_real"] - metrics["d_fake"]
-    return GANState(step=state.step + 1, g=g, d=d, history=history), mean(metrics)
+    g_ema = update_ema(state.g_ema, g, state.step)
+    return (GANState(step=state.step + 1, g=g, d=d, g_ema=g_ema, d_sn=sn, history=history),
+            mean(metrics))
 
   return step
+
+
+def _quality_fns(config: ml_collections.ConfigDict) -> tuple:
+  """The step's hooks for the quality options, each the identity when its option is off.
+
+  ``d_params(params, vectors) -> (params D runs with, vectors)``: spectral
+  normalisation; ``aug(x, keys, salt)``: DiffAugment of images x [B, ...],
+  example i from ``fold_in(keys[i], salt)`` (salt 1: real, 2: fake);
+  ``update_ema(average, g, step)``: the generator's moving average after update `step`.
+  """
+  sn_iters = int(config.model.sn_iterations)
+  policy = augment.parse_policy(config.augment.policy)
+  ratios = dict(translation_ratio=float(config.augment.translation_ratio),
+                cutout_ratio=float(config.augment.cutout_ratio))
+  e = config.ema
+
+  def d_params(params, vectors):
+    if not config.model.d_spectral_norm:
+      return params, vectors
+    return spectral_norm.normalize(params, vectors, num_iterations=sn_iters)
+
+  def aug(x, keys, salt):
+    if not policy:
+      return x
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
+    return augment.augment_batch(x, keys, policy, **ratios)
+
+  def update_ema(average, g, step):
+    if e.decay <= 0:
+      return average
+    new = {"params": g.params, "batch_stats": g.batch_stats}
+    return ema.ema_update(average, new, step, float(e.decay), start_step=int(e.start_step),
+                          warmup=bool(e.warmup))
+
+  return d_params, aug, update_ema
 
 
 def disentanglement(fam: "GAN", state: GANState, classifier, key: jax.Array,
