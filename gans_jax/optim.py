@@ -93,6 +93,16 @@ def learning_rate_schedule(opt, *, num_steps: int, updates_per_step: int = 1):
   return lambda count: fn(count // updates_per_step)
 
 
+def constant_then_linear_decay(lr: float, num_steps: int, decay_start: float) -> optax.Schedule:
+  """lr for steps < n0 = round(decay_start * num_steps), then lr (n - t) / (n - n0) down to 0 at n
+  (CycleGAN's and the semi-supervised GAN's fixed schedule, set by `optimizer.decay_start`)."""
+  n0 = int(round(decay_start * num_steps))
+  if n0 >= num_steps:
+    return optax.constant_schedule(lr)
+  return optax.join_schedules(
+      [optax.constant_schedule(lr), optax.linear_schedule(lr, 0.0, num_steps - n0)], [n0])
+
+
 def clip_params(clip: float) -> optax.GradientTransformation:
   """Keeps every parameter in [-clip, clip] after the update (WGAN weight clipping).
 

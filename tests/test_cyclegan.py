@@ -17,7 +17,7 @@ import pytest
 from scipy import ndimage
 import tensorflow_datasets as tfds
 
-from gans_jax import evaluate, families, trainer
+from gans_jax import evaluate, families, optim, trainer
 from gans_jax.data import builders, load_dataset, pipeline
 from gans_jax.errors import UserError
 from gans_jax.families import classifier, cyclegan
@@ -158,7 +158,7 @@ def test_step_losses_match_numpy_on_the_documented_draws(data_dir):
 
 
 def test_learning_rate_is_constant_then_linear_to_zero():
-  sched = cyclegan.learning_rate_schedule(2e-4, 100, 0.5)
+  sched = optim.constant_then_linear_decay(2e-4, 100, 0.5)
   np.testing.assert_allclose([float(sched(t)) for t in (0, 49, 50, 75, 100)],
                              [2e-4, 2e-4, 2e-4, 1e-4, 0.0], atol=1e-10)
 

@@ -62,7 +62,8 @@ from gans_jax.families import base
 from gans_jax.families.classifier import load_classifier
 from gans_jax.nets.patchgan import PatchGANDiscriminator, score_map_side
 from gans_jax.nets.resnet import ResnetGenerator
-from gans_jax.optim import check_optimizer_config, optimizer_config
+from gans_jax.optim import (check_optimizer_config, constant_then_linear_decay,
+                             optimizer_config)
 
 NETWORKS = ("g_ab", "g_ba", "d_a", "d_b")
 
@@ -141,15 +142,6 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           "CycleGAN updates generators and discriminators once per step; use 1")
 
 
-def learning_rate_schedule(lr: float, num_steps: int, decay_start: float) -> optax.Schedule:
-  """lr for steps < n0 = round(decay_start * num_steps), then lr (n - t) / (n - n0) down to 0 at n."""
-  n0 = int(round(decay_start * num_steps))
-  if n0 >= num_steps:
-    return optax.constant_schedule(lr)
-  return optax.join_schedules(
-      [optax.constant_schedule(lr), optax.linear_schedule(lr, 0.0, num_steps - n0)], [n0])
-
-
 def query_pool(pool: jax.Array, count: jax.Array, fakes: jax.Array, key: jax.Array):
   """Passes `fakes` [B, ...] through the history pool (module docstring); returns
   (images for the discriminator [B, ...], new pool, new count). Example i uses fold_in(key, i)."""
@@ -206,7 +198,8 @@ class CycleGAN(base.Family):
   def optimizer(self, name: str):
     c = self.config
     opt = c.optimizer[name]
-    lr = learning_rate_schedule(opt.learning_rate, c.train.num_steps, c.optimizer.decay_start)
+    lr = constant_then_linear_decay(opt.learning_rate, c.train.num_steps,
+                                     c.optimizer.decay_start)
     if opt.name == "sgd":  # for equivalence tests: Adam's first steps amplify float noise
       return optax.sgd(lr)
     return optax.adam(lr, b1=opt.b1, b2=opt.b2)

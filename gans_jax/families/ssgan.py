@@ -38,9 +38,9 @@ from gans_jax import losses
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
-from gans_jax.families.cyclegan import learning_rate_schedule
 from gans_jax.nets.semi_supervised import NoisyMLPClassifier, SSGANGenerator
-from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
+from gans_jax.optim import (check_optimizer_config, constant_then_linear_decay, make_optimizer,
+                             optimizer_config)
 
 ARCHS = ("mlp",)
 
@@ -115,8 +115,8 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
 def make_ssgan_optimizer(config: ml_collections.ConfigDict, name: str) -> optax.GradientTransformation:
   """`optimizer.<name>`, its steps scaled by 1 until `optimizer.decay_start` of the run,
   then linearly down to 0 at `train.num_steps` (a linear learning-rate decay)."""
-  decay = learning_rate_schedule(1.0, int(config.train.num_steps),
-                                 float(config.optimizer.get("decay_start", 1.0)))
+  decay = constant_then_linear_decay(1.0, int(config.train.num_steps),
+                                     float(config.optimizer.get("decay_start", 1.0)))
   return optax.chain(make_optimizer(config.optimizer[name], field=f"optimizer.{name}"),
                      optax.scale_by_schedule(decay))
 
