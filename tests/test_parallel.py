@@ -30,8 +30,10 @@ def test_four_devices_match_one_device_for_both_backends(data_dir):
   diffs = json.loads(result.stdout.strip().splitlines()[-1])
   # WGAN-GP (per-example penalty) and DCGAN (BatchNorm across replicas), pmap
   # and shard_map, device-resident data and (DCGAN) host-streamed data; the VAE
-  # and VAE-GAN families (whole states: encoder, decoder, discriminator, BatchNorm).
-  assert len(diffs) == 8
+  # and VAE-GAN families (whole states: encoder, decoder, discriminator, BatchNorm);
+  # gan_mlp with minibatch discrimination, packing, virtual BN and historical
+  # averaging, pmap and shard_map (whole states: history and VBN references too).
+  assert len(diffs) == 10
   for case, d in diffs.items():
     assert d["moved"] > 1e-4, case  # two steps really changed the parameters
     # Float noise scales with the step: the VAE's per-image loss sums 256 pixels, so
