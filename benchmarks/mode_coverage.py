@@ -3,7 +3,8 @@
   python benchmarks/mode_coverage.py                          # every row, default schedule
   python benchmarks/mode_coverage.py --steps 20000 --losses non_saturating hinge
   python benchmarks/mode_coverage.py --datasets ring8 --seeds 3 --out /tmp/mc
-  python benchmarks/mode_coverage.py --losses --techniques pacgan2 minibatch_discrimination
+  python benchmarks/mode_coverage.py --losses --techniques pacgan2 minibatch_discrimination --methods
+  python benchmarks/mode_coverage.py --losses --techniques --method_steps 4000   # the method row only, shortened
 
 Setup (Lin, Khetan, Fanti & Oh 2018, "PacGAN: The power of two samples in
 generative adversarial networks", arXiv:1712.04086, section 5.1): PacGAN's
@@ -16,31 +17,37 @@ The technique rows (`--techniques`) are the GAN row plus one of Salimans et
 al.'s improved techniques (minibatch discrimination, historical averaging,
 virtual batch norm in G) or PacGAN's packing of 2, 3 or 4 samples into one
 discriminator input (gans_jax/families/techniques.py), everything else the same.
-Each row trains `--seeds` replicas vmapped in one compiled program (replica i
-is the run with seed i), draws `--samples` points per seed and scores them
-with `metrics.mode_coverage` (HQ: closer than 3 sigma to the nearest centre).
-Numbers are mean and standard error (std / sqrt(n), ddof 1) over seeds, as in
-the paper's Table 1 (10 trials, standard error).
+The method rows (`--methods`) are whole experiment configs that combine
+several options: `pacgan2_tuned` is experiments/pacgan_mlp.py (PacGAN2, G
+without BatchNorm, Adam(1e-3, b1 0.5) decayed linearly to 0, G EMA).
+Each row trains `--seeds` replicas (replica i is the run with seed i),
+`--seeds_per_group` of them vmapped in one compiled program at a time (2: on
+the 2-core CPU a 10-seed vmapped step of pacgan_mlp takes 69 ms, five groups of
+2 take 49.5 ms; the results are the same), draws `--samples` points per seed
+and scores them with `metrics.mode_coverage` (HQ: closer than 3 sigma to the
+nearest centre). Numbers are mean and standard error (std / sqrt(n), ddof 1)
+over seeds, as in the paper's Table 1 (10 trials, standard error).
 
 Schedule: the paper trains 400 epochs of 100,000 points at batch 100, i.e.
 400,000 generator steps per run (the authors' code, fjxmlzn/PacGAN,
 synthetic_data_experiments/*/config.py: num_epoch 400, num_sample 100000). The
-default `--steps` here is set so the loss rows (2 datasets x 5 losses x 10
-seeds) finish within 30 minutes on a 2-core CPU: 600 steps, 0.15% of that.
-The 2 x 6 technique rows, also run by default, roughly double that; run
-`--losses` or `--techniques` alone (no names) to skip either group.
+loss and technique rows train `--steps` (default 600, 0.15% of that): they
+compare how fast each variant finds the modes, not where it ends. The method
+rows train their own schedule (`--method_steps`, default 16,000 steps on
+ring8 and 32,000 on grid25), since their learning rate decays to 0 at the end;
+an explicit `--steps` without `--method_steps` shortens them too. Run
+`--losses`, `--techniques` or `--methods` alone (no names) to skip a group.
 
-Measured (600 steps, 2-core CPU, nothing else running): the loss rows
-took 18 min 42 s (before the technique rows existed). No row is near the paper; high-quality samples stay below
-6% because 600 steps only bring the generator near the modes, not within
-3 sigma (0.03 on the ring). Least squares at 2,500 steps:
-ring8 7.9 modes, 15% HQ, reverse KL 0.31; grid25 15.7 modes, 9% HQ, 0.74.
+Measured (default run, 10 seeds, 2-core CPU, nothing else running): see
+docs/quality.md ("Mode coverage") for the table, the wall time and the sweep
+that chose the method; docs/improved_techniques.md for the technique rows.
 
 Outputs in `--out` (default runs/mode_coverage): `mode_coverage.md` (our rows and
 the published ones), `mode_coverage.json` (a list of {"dataset", "row", "loss",
 "technique" ('none' on the loss rows), "modes", "high_quality", "reverse_kl"},
 each number {"mean", "se"}; high_quality
-is a fraction in [0, 1]; plus "steps", "seeds", "seconds"), and
+is a fraction in [0, 1]; plus "group" (loss, technique or method), "steps",
+"seeds", "seconds" and the per-seed values), and
 `scatter_<dataset>_<row>.png` (seed 0's samples over the data). Measured technique
 rows: docs/improved_techniques.md.
 """
@@ -65,14 +72,11 @@ from gans_jax.families import check_config, gan  # noqa: E402
 from gans_jax.optim import optimizer_config  # noqa: E402
 from gans_jax.data import load_dataset, mixture_centers  # noqa: E402
 
-# Steps per run in the default schedule, calibrated on this project's 2-core AMD
-# EPYC (XLA:CPU, 10 seeds vmapped, 25 steps per call, gan_mlp's XLA options): a
-# 10-seed step takes ~165 ms on a quiet machine (234 ms without the options) and
-# each row adds 10-30 s of compilation and scoring. Measured with nothing else
-# running: the 10 default rows in 18 min 42 s (rows 93-143 s). 400 steps under
-# load (load average 5-8, before the options) took 35.6 min.
+# Steps of a loss or technique row. Measured on this project's 2-core CPU with
+# nothing else running (jax 0.10.2, 10 seeds in groups of 2): 44-74 s per row.
 DEFAULT_STEPS = 600
 DEFAULT_STEPS_PER_CALL = 25
+DEFAULT_SEEDS_PER_GROUP = 2
 PAPER_STEPS = 400 * 100_000 // 100  # 400 epochs x 1,000 batches of 100
 
 
@@ -129,7 +133,21 @@ TECHNIQUES = {
     "pacgan3": _technique(model__pack=3, train__batch_size=300),
     "pacgan4": _technique(model__pack=4, train__batch_size=400),
 }
-ROWS = {**LOSSES, **TECHNIQUES}
+
+
+# Row name -> experiment config (experiments/<name>.py, a change of gan_mlp) of
+# one method that combines several options; trained for --method_steps (its
+# learning rate decays to 0 over the run, so it is not scored part-way).
+# pacgan2_tuned was chosen by a sweep of the options of issues 16 and 17
+# (docs/quality.md, "Mode coverage"): PacGAN2's packing keeps the modes, the
+# generator without BatchNorm, the decaying learning rate and the EMA make the
+# samples precise.
+METHODS = {"pacgan2_tuned": "pacgan_mlp"}
+# Steps of a method run per dataset: the grid's 25 modes take twice the ring's 8
+# (measured, 3 seeds: grid25 92.5 % HQ at 16,000 steps, 95.4 % at 24,000, 96.4 % at
+# 32,000; ring8 98.0 % at 8,000).
+DEFAULT_METHOD_STEPS = {"ring8": 16_000, "grid25": 32_000}
+ROWS = {**LOSSES, **TECHNIQUES, **{name: None for name in METHODS}}
 LABELS = {
     "non_saturating": "GAN (non-saturating)",
     "minimax": "minimax",
@@ -143,6 +161,8 @@ LABELS = {
     "pacgan2": "PacGAN2 (GAN, 100 packs of 2)",
     "pacgan3": "PacGAN3 (GAN, 100 packs of 3)",
     "pacgan4": "PacGAN4 (GAN, 100 packs of 4)",
+    "pacgan2_tuned": "PacGAN2, G without BatchNorm, Adam(1e-3, β₁ 0.5) decayed linearly "
+                     "to 0, G EMA 0.999",
 }
 
 # Lin et al. 2018, Table 1 (mean +- standard error over 10 trials), as printed
@@ -169,10 +189,12 @@ MAX_MODES = {"ring8": 8, "grid25": 25}
 
 def make_config(dataset: str, row: str, steps: int, seeds: int, seed: int,
                 steps_per_call: int):
-  """experiments/gan_mlp.py on `dataset` with the change of `row` (a loss or a technique)."""
-  config = importlib.import_module("experiments.gan_mlp").get_config()
+  """experiments/gan_mlp.py on `dataset` with the change of `row` (a loss or a technique),
+  or a method's own experiment config."""
+  config = importlib.import_module(f"experiments.{METHODS.get(row, 'gan_mlp')}").get_config()
   config.dataset.name = dataset
-  ROWS[row](config)
+  if row not in METHODS:
+    ROWS[row](config)
   config.seed = seed
   config.train.num_steps = steps
   config.train.num_seeds = seeds
@@ -191,62 +213,100 @@ def mean_se(values) -> dict:
   return {"mean": float(np.mean(v)), "se": se}
 
 
-def run_row(dataset_name: str, loss: str, args, bar) -> dict:
-  """Trains `args.seeds` replicas of one row (`loss`: a LOSSES or TECHNIQUES name),
-  scores them, writes the scatter plot."""
-  t0 = time.perf_counter()
-  config = make_config(dataset_name, loss, args.steps, args.seeds, args.seed,
-                       args.steps_per_call)
-  dataset = load_dataset(dataset_name, split="train")
-  n = args.seeds
+def row_steps(dataset: str, row: str, args) -> int:
+  """Training steps of a row: --steps (default DEFAULT_STEPS) for the loss and technique
+  rows; for the METHODS rows --method_steps, else an explicit --steps, else
+  DEFAULT_METHOD_STEPS[dataset]."""
+  if row not in METHODS:
+    return args.steps or DEFAULT_STEPS
+  # An explicit --steps shortens every row (a quick run of a few rows stays quick).
+  return args.method_steps or args.steps or DEFAULT_METHOD_STEPS[dataset]
+
+
+def row_group(row: str) -> str:
+  return "method" if row in METHODS else "technique" if row in TECHNIQUES else "loss"
+
+
+def make_seed_runner(dataset, dataset_name: str, row: str, steps: int, n: int, args):
+  """(family, runner, sample function) training `n` seeds of `row` vmapped in one program."""
+  config = make_config(dataset_name, row, steps, n, args.seed, args.steps_per_call)
   family, runner = trainer.make_runner(
       config, lambda axis: gan.GAN(config, dataset, axis), resident=True,
       devices=jax.local_devices()[:1])
-  init_key, train_key, _ = trainer.seed_keys(config.seed, n)
-  state = trainer.init_states(family, init_key, n)
-  real = dataset.all()["x"]
-  data = runner.put_data({"x": real})
-  pstate = runner.put_state(state)
-  del state
+  sample = jax.jit(jax.vmap(family.generate) if n > 1 else family.generate)
+  return family, runner, sample
+
+
+def train_seeds(seed_runner, dataset, first_seed: int, n: int, steps: int, args, bar):
+  """Trains seeds first_seed .. first_seed + n - 1 with `seed_runner` (`make_seed_runner`
+  for n seeds) and returns (their samples [n, args.samples, 2], the last step's metrics)."""
+  family, runner, sample = seed_runner
+  init_key, train_key, _ = trainer.seed_keys(first_seed, n)
+  data = runner.put_data({"x": dataset.all()["x"]})
+  pstate = runner.put_state(trainer.init_states(family, init_key, n))
 
   fuse = runner.steps_per_call
   step = 0
-  while step < args.steps:
-    k = min(fuse, args.steps - step)
+  while step < steps:
+    k = min(fuse, steps - step)
     if k == fuse > 1:
       pstate, m = runner.step(pstate, data, train_key, fused=True)
     else:
       for _ in range(k):
         pstate, m = runner.step(pstate, data, train_key)
     step += k
-    bar.update(k)
+    bar.update(k * n)
   m = jax.device_get(m)
   state = runner.get_state(pstate)
-  train_s = time.perf_counter() - t0
 
   # Seed i's samples use seed i's own sample key, as a single-seed run would.
   sample_keys = jax.numpy.stack(
-      [jax.random.split(jax.random.PRNGKey(config.seed + i), 3)[2] for i in range(n)])
+      [jax.random.split(jax.random.PRNGKey(first_seed + i), 3)[2] for i in range(n)])
   zs = jax.vmap(lambda k: jax.random.normal(k, (args.samples, family.z_dim)))(sample_keys)
-  gen = family.generate
-  samples = np.asarray(jax.jit(jax.vmap(gen) if n > 1 else gen)(
-      state, zs if n > 1 else zs[0]))
-  samples = samples.reshape((n, args.samples, -1))
+  samples = np.asarray(sample(state, zs if n > 1 else zs[0]))
+  return samples.reshape((n, args.samples, -1)), m
+
+
+def seed_groups(first_seed: int, num_seeds: int, group: int) -> list:
+  """(first seed, count) of each vmapped group: `group` seeds each, the rest last."""
+  return [(first_seed + i, min(group, num_seeds - i)) for i in range(0, num_seeds, group)]
+
+
+def run_row(dataset_name: str, loss: str, args, bar) -> dict:
+  """Trains `args.seeds` replicas of one row (`loss`: a LOSSES, TECHNIQUES or METHODS
+  name) in groups of `args.seeds_per_group`, scores them, writes the scatter plot."""
+  t0 = time.perf_counter()
+  steps = row_steps(dataset_name, loss, args)
+  config = make_config(dataset_name, loss, steps, args.seeds, args.seed, args.steps_per_call)
+  dataset = load_dataset(dataset_name, split="train")
+  real = dataset.all()["x"]
+  n = args.seeds
+  seed_runners = {}  # one compiled program per group size
+  parts = []
+  for first, count in seed_groups(args.seed, n, args.seeds_per_group):
+    if count not in seed_runners:
+      seed_runners[count] = make_seed_runner(dataset, dataset_name, loss, steps, count, args)
+    parts.append(train_seeds(seed_runners[count], dataset, first, count, steps, args, bar))
+  samples = np.concatenate([p[0] for p in parts])
+  m = jax.tree.map(lambda *v: np.concatenate([np.reshape(x, (-1,)) for x in v]),
+                   *[p[1] for p in parts])
+  train_s = time.perf_counter() - t0
+
   centers, std = mixture_centers(dataset_name)
   scores = [jax.device_get(gm.mode_coverage(samples[i], centers, std)) for i in range(n)]
 
   plots.save_scatter(samples[0], os.path.join(args.out, f"scatter_{dataset_name}_{loss}.png"),
                      reference=real[:args.samples],
                      title=f"{dataset_name}, {LABELS[loss]}, seed {config.seed}, "
-                           f"{args.steps} steps")
-  technique = loss if loss in TECHNIQUES else "none"
+                           f"{steps} steps")
+  technique = "none" if row_group(loss) == "loss" else loss
   row = {
       "dataset": dataset_name, "row": loss, "loss": config.loss.name if technique != "none"
-      else loss, "technique": technique,
+      else loss, "technique": technique, "group": row_group(loss),
       "modes": mean_se([s["modes"] for s in scores]),
       "high_quality": mean_se([s["high_quality"] for s in scores]),
       "reverse_kl": mean_se([s["reverse_kl"] for s in scores]),
-      "steps": args.steps, "seeds": n, "samples": args.samples,
+      "steps": steps, "seeds": n, "samples": args.samples,
       "seconds": round(time.perf_counter() - t0, 1),
       "train_seconds": round(train_s, 1),
       "per_seed": {k: [float(s[k]) for s in scores]
@@ -278,8 +338,11 @@ def markdown(rows: list, args, total_s: float) -> str:
       "# Mode coverage: ring8 and grid25 (PacGAN setup)", "",
       "PacGAN's networks (G 4×400 ReLU+BatchNorm, z 2-D; D 3×200 maxout, 5 pieces), "
       "Adam(1e-4, β₁ 0.8), batch 100, one critic update per step unless the row says "
-      f"otherwise; {args.steps:,} steps per run ({args.steps / PAPER_STEPS:.2%} of the "
-      f"paper's 400 epochs = {PAPER_STEPS:,} steps); {args.seeds} seeds; "
+      f"otherwise; {args.steps or DEFAULT_STEPS:,} steps per loss or technique run "
+      f"({(args.steps or DEFAULT_STEPS) / PAPER_STEPS:.2%} of the paper's 400 epochs = "
+      f"{PAPER_STEPS:,} steps), "
+      "the method rows as given in their steps column; "
+      f"{args.seeds} seeds (vmapped {args.seeds_per_group} at a time); "
       f"{args.samples:,} samples per seed; "
       "mean ± standard error over seeds. HQ: within 3σ of the nearest centre; reverse KL "
       "(nats) of the HQ mode histogram from uniform. "
@@ -289,19 +352,19 @@ def markdown(rows: list, args, total_s: float) -> str:
     pub = PUBLISHED.get(ds, {})
     lines += [f"## {ds}", "",
               f"| method | modes (max {MAX_MODES.get(ds, '?')}) | high quality % | "
-              "reverse KL | wall s | beats published rows |",
-              "|---|---|---|---|---|---|"]
+              "reverse KL | steps | wall s | beats published rows |",
+              "|---|---|---|---|---|---|---|"]
     for r in (r for r in rows if r["dataset"] == ds):
       won = [name for name, p in pub.items() if beats(r, p)]
       lines.append(
           f"| ours: {LABELS[r['row']]} | {_pm(r['modes']['mean'], r['modes']['se'], '%.1f')} | "
           f"{_pm(100 * r['high_quality']['mean'], 100 * r['high_quality']['se'], '%.1f')} | "
-          f"{_pm(r['reverse_kl']['mean'], r['reverse_kl']['se'], '%.2f')} | "
-          f"{r['seconds']:.0f} | {', '.join(won) if won else 'none'}"
+          f"{_pm(r['reverse_kl']['mean'], r['reverse_kl']['se'], '%.3f')} | "
+          f"{r['steps']:,} | {r['seconds']:.0f} | {', '.join(won) if won else 'none'}"
           f"{' (all)' if pub and len(won) == len(pub) else ''} |")
     for name, ((m, ms), (h, hs), (k, ks)) in pub.items():
       lines.append(f"| published (PacGAN Table 1): {name} | {m:.1f} ± {ms:.1f} | "
-                   f"{h:.1f} ± {hs:.1f} | {k:.2f} ± {ks:.2f} | | |")
+                   f"{h:.1f} ± {hs:.1f} | {k:.2f} ± {ks:.2f} | {PAPER_STEPS:,} | | |")
     lines.append("")
   names = list(dict.fromkeys(r["row"] for r in rows))
   winners = [l for l in names
@@ -316,8 +379,9 @@ def markdown(rows: list, args, total_s: float) -> str:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
-                      help=f"training steps per run (paper: {PAPER_STEPS:,})")
+  parser.add_argument("--steps", type=int, default=0,
+                      help=f"training steps per run (default {DEFAULT_STEPS}; the paper: "
+                           f"{PAPER_STEPS:,}); also the method rows' unless --method_steps")
   parser.add_argument("--seeds", type=int, default=10, help="replicas per row (seeds 0..n-1)")
   parser.add_argument("--seed", type=int, default=0, help="first seed")
   parser.add_argument("--datasets", nargs="+", default=["ring8", "grid25"],
@@ -327,20 +391,32 @@ def main() -> None:
   parser.add_argument("--techniques", nargs="*", default=list(TECHNIQUES),
                       choices=list(TECHNIQUES),
                       help="technique rows (none: '--techniques' alone)")
+  parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS),
+                      help="method rows (none: '--methods' alone)")
+  parser.add_argument("--method_steps", type=int, default=0,
+                      help="training steps per method run (0: --steps if given, else ring8 "
+                           f"{DEFAULT_METHOD_STEPS['ring8']:,}, grid25 "
+                           f"{DEFAULT_METHOD_STEPS['grid25']:,})")
+  parser.add_argument("--seeds_per_group", type=int, default=DEFAULT_SEEDS_PER_GROUP,
+                      help="seeds vmapped in one program; groups run one after another")
   parser.add_argument("--samples", type=int, default=2500, help="generated points per seed")
   parser.add_argument("--steps_per_call", type=int, default=DEFAULT_STEPS_PER_CALL,
                       help="steps fused in one compiled call (train.steps_per_call)")
   parser.add_argument("--out", default=os.path.join("runs", "mode_coverage"))
   args = parser.parse_args()
-  if args.steps < 1 or args.seeds < 1 or args.samples < 1:
-    parser.error("--steps, --seeds and --samples must be >= 1")
+  if min(args.seeds, args.seeds_per_group, args.samples) < 1 or min(
+      args.steps, args.method_steps) < 0:
+    parser.error("--steps, --method_steps, --seeds, --seeds_per_group and --samples must "
+                 "be >= 1")
   os.makedirs(args.out, exist_ok=True)
 
   from tqdm import tqdm
-  rows_todo = [(d, l) for d in args.datasets for l in args.losses + args.techniques]
+  rows_todo = [(d, l) for d in args.datasets
+               for l in args.losses + args.techniques + args.methods]
   rows = []
   t0 = time.perf_counter()
-  with tqdm(total=args.steps * len(rows_todo), unit="step", dynamic_ncols=True) as bar:
+  total_steps = sum(row_steps(d, l, args) for d, l in rows_todo) * args.seeds
+  with tqdm(total=total_steps, unit="seed-step", dynamic_ncols=True) as bar:
     for ds, loss in rows_todo:
       bar.set_description(f"{ds} {loss}")
       row = run_row(ds, loss, args, bar)

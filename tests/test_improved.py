@@ -257,6 +257,33 @@ def test_every_mode_coverage_row_is_a_valid_config_and_technique_rows_change_one
                  for k, v in config[s].items() if base_row[s][k] != v}
       assert changed - {"train.batch_size"}, name
       assert len(changed - {"train.batch_size"}) <= 2, (name, changed)
+  tuned = bench.make_config("grid25", "pacgan2_tuned", 100, 2, 0, 5)
+  assert (tuned.model.pack, tuned.train.batch_size, tuned.model.g_batch_norm) == (2, 200, False)
+  assert tuned.ema.decay == 0.999
+  for player in ("g", "d"):
+    opt = tuned.optimizer[player]
+    assert (opt.name, opt.learning_rate, opt.b1, opt.schedule, opt.final_scale) == (
+        "adam", 1e-3, 0.5, "linear", 0.0)
+
+
+def test_mode_coverage_seed_groups_cover_every_seed_once_in_order():
+  path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", "mode_coverage.py")
+  spec = importlib.util.spec_from_file_location("mode_coverage_benchmark", path)
+  bench = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(bench)
+  assert bench.seed_groups(0, 10, 2) == [(0, 2), (2, 2), (4, 2), (6, 2), (8, 2)]
+  assert bench.seed_groups(3, 5, 2) == [(3, 2), (5, 2), (7, 1)]
+  assert bench.seed_groups(0, 3, 10) == [(0, 3)]
+  # The method rows train for their own per-dataset schedule unless --method_steps is given.
+  args = type("Args", (), {"steps": 0, "method_steps": 0})()  # the defaults
+  assert bench.row_steps("grid25", "non_saturating", args) == bench.DEFAULT_STEPS == 600
+  assert bench.row_steps("grid25", "pacgan2_tuned", args) == 32_000
+  assert bench.row_steps("ring8", "pacgan2_tuned", args) == 16_000
+  args.steps = 40  # an explicit --steps shortens the method rows too
+  assert bench.row_steps("ring8", "pacgan2_tuned", args) == 40
+  args.method_steps = 50
+  assert bench.row_steps("ring8", "pacgan2_tuned", args) == 50
+  assert bench.row_steps("ring8", "pacgan3", args) == 40
 
 
 def test_dcgan_nets_take_the_techniques(data_dir):
