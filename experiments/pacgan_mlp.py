@@ -15,7 +15,8 @@ modes / 98.2 % / 0.07, grid25 24.8 / 95.7 % / 0.04 (each the best of any row).
 
   python benchmarks/mode_coverage.py --losses --techniques               # the 10-seed rows
 
-One seed of it:
+One seed of it (seed 0 on ring8 through launch.py: 8 modes, 98.2 % HQ, reverse
+KL 0.0017; 1 min 38 s for training and evaluation):
 
   python launch.py --config experiments/pacgan_mlp.py                      # ring8, 16,000 steps
   python launch.py --config experiments/pacgan_mlp.py --config.dataset.name=grid25 \\
