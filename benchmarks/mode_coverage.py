@@ -228,21 +228,21 @@ def row_group(row: str) -> str:
 
 
 def make_seed_runner(dataset, dataset_name: str, row: str, steps: int, n: int, args):
-  """(family, runner, sample function) training `n` seeds of `row` vmapped in one program."""
+  """(config, family, runner, sample function, device data) training `n` seeds of `row`
+  vmapped in one program; every group of n seeds reuses them."""
   config = make_config(dataset_name, row, steps, n, args.seed, args.steps_per_call)
   family, runner = trainer.make_runner(
       config, lambda axis: gan.GAN(config, dataset, axis), resident=True,
       devices=jax.local_devices()[:1])
   sample = jax.jit(jax.vmap(family.generate) if n > 1 else family.generate)
-  return family, runner, sample
+  return config, family, runner, sample, runner.put_data({"x": dataset.all()["x"]})
 
 
-def train_seeds(seed_runner, dataset, first_seed: int, n: int, steps: int, args, bar):
+def train_seeds(seed_runner, first_seed: int, n: int, steps: int, args, bar):
   """Trains seeds first_seed .. first_seed + n - 1 with `seed_runner` (`make_seed_runner`
   for n seeds) and returns (their samples [n, args.samples, 2], the last step's metrics)."""
-  family, runner, sample = seed_runner
+  _, family, runner, sample, data = seed_runner
   init_key, train_key, _ = trainer.seed_keys(first_seed, n)
-  data = runner.put_data({"x": dataset.all()["x"]})
   pstate = runner.put_state(trainer.init_states(family, init_key, n))
 
   fuse = runner.steps_per_call
@@ -277,7 +277,6 @@ def run_row(dataset_name: str, loss: str, args, bar) -> dict:
   name) in groups of `args.seeds_per_group`, scores them, writes the scatter plot."""
   t0 = time.perf_counter()
   steps = row_steps(dataset_name, loss, args)
-  config = make_config(dataset_name, loss, steps, args.seeds, args.seed, args.steps_per_call)
   dataset = load_dataset(dataset_name, split="train")
   real = dataset.all()["x"]
   n = args.seeds
@@ -286,7 +285,8 @@ def run_row(dataset_name: str, loss: str, args, bar) -> dict:
   for first, count in seed_groups(args.seed, n, args.seeds_per_group):
     if count not in seed_runners:
       seed_runners[count] = make_seed_runner(dataset, dataset_name, loss, steps, count, args)
-    parts.append(train_seeds(seed_runners[count], dataset, first, count, steps, args, bar))
+    parts.append(train_seeds(seed_runners[count], first, count, steps, args, bar))
+  config = next(iter(seed_runners.values()))[0]  # the row's config (num_seeds aside)
   samples = np.concatenate([p[0] for p in parts])
   m = jax.tree.map(lambda *v: np.concatenate([np.reshape(x, (-1,)) for x in v]),
                    *[p[1] for p in parts])
