@@ -263,3 +263,24 @@ def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_di
   assert 0.0 <= results["real_image_recon_accuracy"] <= 1.0
   for name in ("edit_real_before_after.png", "interpolation_real.png"):
     assert (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("name", ["gan_mlp", "vae", "vae_gan", "classifier_digits",
+                                  "cyclegan_digits", "ssgan_digits"])
+def test_a_second_init_reuses_the_compiled_step(name, data_dir):
+  """A state's optimizers are static pytree metadata: two inits with different keys must
+  give the same tree structure, or a step compiled for the first state traces and
+  compiles again for the second (the next group of seeds in benchmarks/mode_coverage.py,
+  ~3 s a group)."""
+  config = tiny(name, data_dir)
+  if config.dataset.name in ("ring8", "grid25"):
+    config.dataset.resolution = None
+  fam = families.get(config)(config, base.load_config_dataset(config))
+  first, second = fam.init_state(jax.random.PRNGKey(0)), fam.init_state(jax.random.PRNGKey(1))
+  assert jax.tree.structure(first) == jax.tree.structure(second)
+  chex.assert_trees_all_equal_shapes_and_dtypes(first, second)
+  assert any(not np.array_equal(a, b) for a, b in
+             zip(jax.tree.leaves(first), jax.tree.leaves(second)))  # the keys were used
+  step = jax.jit(lambda state: jax.tree.map(lambda x: x, state))
+  step(first), step(second)
+  assert step._cache_size() == 1

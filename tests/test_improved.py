@@ -278,7 +278,7 @@ def test_mode_coverage_seed_groups_cover_every_seed_once_in_order():
   args = type("Args", (), {"steps": 0, "method_steps": 0})()  # the defaults
   assert bench.row_steps("grid25", "non_saturating", args) == bench.DEFAULT_STEPS == 600
   assert bench.row_steps("grid25", "pacgan2_tuned", args) == 32_000
-  assert bench.row_steps("ring8", "pacgan2_tuned", args) == 16_000
+  assert bench.row_steps("ring8", "pacgan2_tuned", args) == 12_000
   args.steps = 40  # an explicit --steps shortens the method rows too
   assert bench.row_steps("ring8", "pacgan2_tuned", args) == 40
   args.method_steps = 50

@@ -108,7 +108,7 @@ class Classifier(base.Family):
   def data_keys(self) -> tuple:
     return ("x", "y")
 
-  def init_state(self, key):
+  def init_fn(self):
     tx = optax.adamw(self.config.optimizer.learning_rate,
                      weight_decay=self.config.optimizer.weight_decay)
     shape = (2,) + tuple(self.dataset.example_shape)
@@ -118,7 +118,7 @@ class Classifier(base.Family):
       return ClassifierState(step=jnp.zeros((), jnp.int32),
                              net=base.new_train_state(self.net, variables, tx))
 
-    return jax.jit(init)(key)
+    return init
 
   def step_fn(self, *, resident, num_shards=1):
     batch = int(self.config.train.batch_size) // num_shards

@@ -204,9 +204,10 @@ class CycleGAN(base.Family):
       return optax.sgd(lr)
     return optax.adam(lr, b1=opt.b1, b2=opt.b2)
 
-  def init_state(self, key):
+  def init_fn(self):
     shape = tuple(self.dataset.example_shape)
     size = int(self.config.loss.pool_size)
+    txs = {name: self.optimizer(name[0]) for name in NETWORKS}
 
     def init(key):
       ks = jax.random.split(key, 4)
@@ -214,13 +215,13 @@ class CycleGAN(base.Family):
       states = {}
       for k, name in zip(ks, NETWORKS):
         net = self.g_net if name.startswith("g") else self.d_net
-        states[name] = base.new_train_state(net, net.init(k, x), self.optimizer(name[0]))
+        states[name] = base.new_train_state(net, net.init(k, x), txs[name])
       pool = jnp.zeros((size,) + shape, jnp.float32)
       zero = jnp.zeros((), jnp.int32)
       return CycleGANState(step=zero, pool_a=pool, pool_b=pool, count_a=zero, count_b=zero,
                            **states)
 
-    return jax.jit(init)(key)
+    return init
 
   def generator_loss(self, g_params, state: CycleGANState, a, b):
     """(L_G, (metrics, fake_a = F(b), fake_b = G(a))) for generator params (G, F)."""

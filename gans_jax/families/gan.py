@@ -312,13 +312,8 @@ class GAN(base.Family):
       self._label_classifier = _label_classifier(self.config, self.dataset)
     return self._label_classifier
 
-  def init_state(self, key: jax.Array) -> GANState:
-    """Initial parameters, optimizer states and BatchNorm statistics.
-
-    Built in one compiled program: run eagerly, every initialiser and every op
-    of the networks' dummy forward pass compiles on its own (~200 small XLA
-    compiles, 14.5 s for the tiny WGAN-GP of tests/test_evaluate.py).
-    """
+  def init_fn(self) -> Callable[[jax.Array], GANState]:
+    """Initial parameters, optimizer states and BatchNorm statistics."""
     config = self.config
     steps = int(config.train.num_steps)
     g_tx = make_optimizer(config.optimizer.g, field="optimizer.g", num_steps=steps)
@@ -348,7 +343,7 @@ class GAN(base.Family):
       return GANState(step=jnp.zeros((), jnp.int32), g=g, d=d, history=history,
                       g_ema=g_ema, d_sn=d_sn)
 
-    return jax.jit(init)(key)
+    return init
 
   def generate(self, state: GANState, z: jax.Array, labels: jax.Array | None = None):
     """Samples from the generator in inference mode (BatchNorm running statistics).

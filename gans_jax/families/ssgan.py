@@ -176,6 +176,8 @@ class SSGAN(base.Family):
                                             input_noise=m.input_noise,
                                             hidden_noise=m.hidden_noise,
                                             weight_norm=bool(m.get("weight_norm", True)))
+    # Built once: a state's optimizers are static pytree metadata (base.Family.init_state).
+    self.g_tx, self.d_tx = make_ssgan_optimizer(config, "g"), make_ssgan_optimizer(config, "d")
 
   @property
   def data_keys(self) -> tuple:
@@ -187,23 +189,21 @@ class SSGAN(base.Family):
 
   def _init_d(self, key: jax.Array) -> base.TrainState:
     x = jnp.zeros((2,) + tuple(self.dataset.example_shape), jnp.float32)
-    tx = make_ssgan_optimizer(self.config, "d")
     return base.new_train_state(self.discriminator, self.discriminator.init(key, x, train=False),
-                                tx)
+                                self.d_tx)
 
-  def init_state(self, key: jax.Array) -> SSGANState:
-    """Initial networks and the labelled subset, in one compiled program."""
-    g_tx = make_ssgan_optimizer(self.config, "g")
+  def init_fn(self) -> Callable[[jax.Array], SSGANState]:
+    """Initial networks and the labelled subset."""
 
     def init(key):
       g_key, d_key, split_key = jax.random.split(key, 3)
       g_vars = self.generator.init(g_key, jnp.zeros((2, self.z_dim)), train=False)
       labeled, unlabeled = choose_labeled(split_key, self.labels, self.per_class)
       return SSGANState(step=jnp.zeros((), jnp.int32),
-                        g=base.new_train_state(self.generator, g_vars, g_tx),
+                        g=base.new_train_state(self.generator, g_vars, self.g_tx),
                         d=self._init_d(d_key), labeled_idx=labeled, unlabeled_idx=unlabeled)
 
-    return jax.jit(init)(key)
+    return init
 
   def generate(self, state: SSGANState, z: jax.Array, labels=None) -> jax.Array:
     del labels

@@ -169,23 +169,22 @@ class VAE(base.Family):
     return (self.encoder.init(e_key, x, train=False),
             self.decoder.init(d_key, z, *labels, train=False))
 
-  def init_state(self, key):
+  def init_fn(self):
     c = self.config
+    encoder_tx = make_optimizer(c.optimizer.encoder, field="optimizer.encoder")
+    decoder_tx = make_optimizer(c.optimizer.decoder, field="optimizer.decoder")
 
     def init(key):
       e_vars, d_vars = self.init_networks(key)
       scale = {"params": {"log_scale": jnp.asarray(c.loss.log_scale, jnp.float32)}}
       return VAEState(
           step=jnp.zeros((), jnp.int32),
-          encoder=base.new_train_state(self.encoder, e_vars,
-                                       make_optimizer(c.optimizer.encoder, field="optimizer.encoder")),
-          decoder=base.new_train_state(self.decoder, d_vars,
-                                       make_optimizer(c.optimizer.decoder, field="optimizer.decoder")),
-          likelihood=base.TrainState.create(
-              apply_fn=None, params=scale["params"],
-              tx=make_optimizer(c.optimizer.decoder, field="optimizer.decoder")))
+          encoder=base.new_train_state(self.encoder, e_vars, encoder_tx),
+          decoder=base.new_train_state(self.decoder, d_vars, decoder_tx),
+          likelihood=base.TrainState.create(apply_fn=None, params=scale["params"],
+                                            tx=decoder_tx))
 
-    return jax.jit(init)(key)
+    return init
 
   # -- sampler and encoder
   def generate(self, state, z, labels=None):

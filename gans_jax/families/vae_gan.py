@@ -92,25 +92,26 @@ class VAEGAN(vae.VAE):
         resolution=dataset.example_shape[0], width=m.d_width, norm=m.d_norm,
         axis_name=axis_name, conv_impl=m.conv_impl)
 
-  def init_state(self, key):
+  def init_fn(self):
     c = self.config
+    txs = {name: make_optimizer(c.optimizer[name], field=f"optimizer.{name}")
+           for name in ("encoder", "decoder", "d")}
 
     def init(key):
       k_ed, k_d = jax.random.split(key)
       e_vars, g_vars = self.init_networks(k_ed)
       x = jnp.zeros((2,) + tuple(self.dataset.example_shape), jnp.float32)
       d_vars = self.discriminator.init(k_d, x, train=False)
-      tx = lambda name: make_optimizer(c.optimizer[name], field=f"optimizer.{name}")
       return VAEGANState(
           step=jnp.zeros((), jnp.int32),
-          encoder=base.new_train_state(self.encoder, e_vars, tx("encoder")),
-          decoder=base.new_train_state(self.decoder, g_vars, tx("decoder")),
-          d=base.new_train_state(self.discriminator, d_vars, tx("d")),
+          encoder=base.new_train_state(self.encoder, e_vars, txs["encoder"]),
+          decoder=base.new_train_state(self.decoder, g_vars, txs["decoder"]),
+          d=base.new_train_state(self.discriminator, d_vars, txs["d"]),
           likelihood=base.TrainState.create(
               apply_fn=None, params={"log_scale": jnp.asarray(c.loss.log_scale, jnp.float32)},
-              tx=tx("decoder")))
+              tx=txs["decoder"]))
 
-    return jax.jit(init)(key)
+    return init
 
   def group_losses(self, state: VAEGANState, params: tuple, x, labels, eps, z_prior):
     """((encoder loss, decoder loss, discriminator loss), (metrics, new BatchNorm stats)).
