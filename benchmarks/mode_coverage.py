@@ -73,7 +73,8 @@ from gans_jax.optim import optimizer_config  # noqa: E402
 from gans_jax.data import load_dataset, mixture_centers  # noqa: E402
 
 # Steps of a loss or technique row. Measured on this project's 2-core CPU with
-# nothing else running (jax 0.10.2, 10 seeds in groups of 2): 44-74 s per row.
+# nothing else running (jax 0.10.2, 10 seeds in groups of 2): 29-62 s per row; the
+# whole default run 55.4 min (docs/quality.md).
 DEFAULT_STEPS = 600
 DEFAULT_STEPS_PER_CALL = 25
 DEFAULT_SEEDS_PER_GROUP = 2
@@ -145,9 +146,10 @@ TECHNIQUES = {
 METHODS = {"pacgan2_tuned": "pacgan_mlp"}
 # Steps of a method run per dataset: the grid's 25 modes take more than twice the
 # ring's 8 (measured, 3 seeds: grid25 92.5 % HQ at 16,000 steps, 95.4 % at 24,000,
-# 96.4 % at 32,000; ring8 98.0 % at 8,000, under PacGAN's GAN row, 98.2 %). Ring8
-# trains 12,000 rather than experiments/pacgan_mlp.py's 16,000 so that the default
-# run fits in an hour on the 2-core CPU.
+# 96.4 % at 32,000; ring8 98.0 % at 8,000, under PacGAN's GAN row, 98.2 %; 10 seeds:
+# ring8 98.6 % at 12,000, 99.0 % at 16,000). Ring8 trains 12,000 rather than
+# experiments/pacgan_mlp.py's 16,000 so that the default run fits in an hour on the
+# 2-core CPU.
 DEFAULT_METHOD_STEPS = {"ring8": 12_000, "grid25": 32_000}
 ROWS = {**LOSSES, **TECHNIQUES, **{name: None for name in METHODS}}
 LABELS = {
