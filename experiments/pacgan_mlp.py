@@ -11,8 +11,9 @@ Measured (benchmarks/mode_coverage.py, row `pacgan2_tuned`, mean of 10 seeds,
 2-core CPU; docs/quality.md): ring8, 16,000 steps: 8.0 modes, 99.0 % of samples
 within 3 sigma, reverse KL 0.002 (902 s for the 10 seeds); grid25, 32,000 steps:
 25.0 modes, 96.7 %, 0.007 (1,799 s). The benchmark's default run trains ring8
-12,000 steps so that it fits in an hour: 8.0 modes, 98.6 %, 0.002 (679 s). PacGAN's best published rows: ring8 7.9
-modes / 98.2 % / 0.07, grid25 24.8 / 95.7 % / 0.04 (each the best of any row).
+12,000 steps so that it fits in an hour: 8.0 modes, 98.6 %, 0.002 (679 s).
+PacGAN's best published rows: ring8 7.9 modes / 98.2 % / 0.07, grid25 24.8 /
+95.7 % / 0.04 (each the best of any row).
 
   python benchmarks/mode_coverage.py --losses --techniques               # the 10-seed rows
 

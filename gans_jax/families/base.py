@@ -9,6 +9,7 @@ adds to `--mode=eval`. The trainer (`gans_jax.trainer`) runs any of them and
 knows nothing about what the networks are.
 """
 
+import functools
 from typing import Any, Callable
 
 import flax
@@ -150,7 +151,6 @@ class Family:
     self.config, self.dataset, self.axis_name = config, dataset, axis_name
     self.z_dim = 0
     self.num_classes = 0  # > 0: a class-conditional sampler (it takes labels)
-    self._compiled_init = None
 
   # -- data
   @property
@@ -175,9 +175,11 @@ class Family:
     where every initialiser and every op of the networks' dummy forward pass
     would compile on its own (~200 small compiles).
     """
-    if self._compiled_init is None:
-      self._compiled_init = jax.jit(self.init_fn())
     return self._compiled_init(key)
+
+  @functools.cached_property
+  def _compiled_init(self) -> Callable:
+    return jax.jit(self.init_fn())
 
   def init_fn(self) -> Callable:
     """The pure ``key -> initial state`` (its optimizers built once, outside it)."""
