@@ -1,23 +1,21 @@
-"""GAN objectives and penalties: discriminator/critic outputs in, scalar out.
+"""GAN and VAE objectives: pure functions of arrays, in three groups.
 
-Every loss here is written to be *minimised*: the discriminator (critic) step
-minimises `<family>_discriminator_loss`, the generator step minimises
-`<family>_generator_loss`. Outputs of any shape are accepted (a per-example
-score of shape ``(B,)``, a PatchGAN map of shape ``(B, H, W, 1)``, ...) and
-every element counts equally in the mean.
+1. Adversarial losses: discriminator outputs in, minimised; a scalar mean by
+   default, the elementwise loss with ``reduction="none"``.
+2. Penalties: regularisers added to a player's loss, most taking the
+   discriminator as a function (gradient penalty, R1, R2).
+3. Likelihood bounds: per-example log-densities and bounds of the VAE
+   families (ELBO, IWAE), maximised.
 
-The result has the dtype of the inputs (``jnp.result_type`` of them, so
-float32 in gives float32 out and bfloat16 in gives bfloat16 out). Internally the
-elementwise terms and the means are computed in at least float32, the usual
-mixed-precision practice for losses, and only the scalar is cast back.
+Each group's section in the source opens with its conventions. Common to all
+(unless a docstring says otherwise): the result has the dtype of the inputs
+(``jnp.result_type`` of them, so float32 in gives float32 out and bfloat16 in
+gives bfloat16 out); internally the elementwise terms and the reductions are
+computed in at least float32, the usual mixed-precision practice for losses,
+and only the result is cast back.
 
-The last section holds the objectives of the likelihood-based families (VAE,
-beta-VAE, VAE-GAN). Those are log-densities and bounds, to be *maximised*
-(negate them for a loss), and they are per-example: axis 0 is the batch, every
-other axis is summed, and the result has shape ``(B,)``. Extra sample axes
-(``K`` posterior samples per example) are added with `jax.vmap`, e.g.
-``jax.vmap(gaussian_log_density, in_axes=(0, None, None))(z, mean, log_var)``
-maps samples ``z`` of shape ``(K, B, Z)`` to ``(K, B)``.
+Every docstring gives the formula and the paper, and names the
+``tfgan.losses`` function it corresponds to where TF-GAN has one.
 
 This module imports only `jax` and `chex`, so it can be lifted into any JAX
 project.
@@ -31,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 __all__ = [
+    # 1. Adversarial losses.
     "minimax_discriminator_loss",
     "minimax_generator_loss",
     "non_saturating_generator_loss",
@@ -40,9 +39,17 @@ __all__ = [
     "hinge_generator_loss",
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
+    "feature_matching_loss",
+    "semi_supervised_classification_loss",
+    "semi_supervised_unsupervised_loss",
+    "semi_supervised_discriminator_loss",
+    # 2. Penalties.
     "gradient_penalty",
     "gradient_norm_penalty",
-    "feature_matching_loss",
+    "r1_penalty",
+    "r2_penalty",
+    "historical_averaging_penalty",
+    # 3. Likelihood bounds.
     "gaussian_kl_to_standard_normal",
     "gaussian_log_likelihood",
     "bernoulli_log_likelihood",
@@ -51,10 +58,6 @@ __all__ = [
     "importance_weighted_bound",
     "elbo",
     "vae_gan_feature_log_likelihood",
-    "semi_supervised_classification_loss",
-    "semi_supervised_unsupervised_loss",
-    "semi_supervised_discriminator_loss",
-    "historical_averaging_penalty",
 ]
 
 
@@ -72,8 +75,63 @@ def _as_float_arrays(*arrays: chex.Numeric):
   return arrays, out_dtype, compute_dtype
 
 
+# =========================================================================== #
+# 1. Adversarial losses: discriminator outputs in, minimised.
+#
+# The discriminator (critic) step minimises `<family>_discriminator_loss`, the
+# generator step minimises `<family>_generator_loss` (TF-GAN's naming). Inputs
+# are logits or scores of any shape, a per-example score ``(B,)`` or a
+# PatchGAN map ``(B, H, W, 1)``; the real and the fake batch may differ in
+# size. The keyword-only ``reduction`` says what comes out:
+#
+#   "mean" (default)  a scalar, every element counting equally; for a
+#                     discriminator loss the mean over the real elements and
+#                     the mean over the fake elements, combined.
+#   "sum"             the same with sums.
+#   "none"            the elementwise loss before reduction, in the shape of
+#                     the inputs: the per-example form, to weight or mask
+#                     examples as in optax, e.g.
+#                     ``jnp.sum(w * loss(..., reduction="none")) / jnp.sum(w)``.
+#                     A discriminator loss then combines its real and fake
+#                     terms element by element, so both need one shape.
+#
+# "mean" is the mean of "none" and "sum" its sum (up to rounding). TF-GAN's
+# ``real_weights`` / ``generated_weights`` / ``weights`` arguments correspond
+# to weighting the "none" output. Feature matching and the K+1 classification
+# loss take their mean inside the formula (over the batch before the square;
+# over the labelled rows), so they, and the K+1 discriminator loss built on
+# the latter, have no per-example form and return a scalar only.
+# =========================================================================== #
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(values: chex.Array, reduction: str) -> chex.Array:
+  """Reduces elementwise loss values as ``reduction`` says (see section 1)."""
+  if reduction == "mean":
+    return jnp.mean(values)
+  if reduction == "sum":
+    return jnp.sum(values)
+  if reduction == "none":
+    return values
+  raise ValueError(
+      f"reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got "
+      f"{reduction!r}; 'none' returns the elementwise loss, e.g. to weight or "
+      "mask examples.")
+
+
+def _assert_pairable(reduction: str, real: chex.Array, fake: chex.Array):
+  """Checks that unreduced real and fake terms can be combined elementwise."""
+  if reduction == "none":
+    chex.assert_equal_shape(
+        [real, fake],
+        custom_message="reduction='none' combines the real and fake terms "
+        "element by element, so both need one shape; unequal batches need "
+        "reduction='mean' or 'sum'")
+
+
 # --------------------------------------------------------------------------- #
-# Minimax GAN (binary cross-entropy on logits).
+# Minimax GAN and its non-saturating generator loss (cross-entropy on logits).
 # --------------------------------------------------------------------------- #
 
 
@@ -82,6 +140,7 @@ def minimax_discriminator_loss(
     fake_logits: chex.Array,
     *,
     real_label: float = 1.0,
+    reduction: str = "mean",
 ) -> chex.Array:
   r"""Binary cross-entropy loss of the minimax GAN discriminator.
 
@@ -100,15 +159,26 @@ def minimax_discriminator_loss(
   smoothing (Salimans et al., 2016); fake targets always stay 0. The default
   is the neutral 1.0.
 
+  TF-GAN: ``tfgan.losses.minimax_discriminator_loss`` (and
+  ``tfgan.losses.modified_discriminator_loss``, the same loss). TF-GAN smooths
+  by default: its ``label_smoothing=0.25`` moves the real target towards 1/2,
+  to :math:`1 - 0.25 / 2 = 0.875`, which is ``real_label=0.875`` here (in
+  general ``real_label = 1 - label_smoothing / 2``); its
+  ``label_smoothing=0.0`` is our default ``real_label=1.0``.
+
   Args:
     real_logits: discriminator logits on real data, any shape, e.g. ``(B,)``
       or a PatchGAN map ``(B, H, W, 1)``.
-    fake_logits: discriminator logits on generated data, any shape.
+    fake_logits: discriminator logits on generated data, any shape (that of
+      ``real_logits`` when ``reduction="none"``).
     real_label: target for real data, in ``[0, 1]``.
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A scalar: the mean over the real elements plus the mean over the fake
-    elements, of dtype ``jnp.result_type(real_logits, fake_logits)``.
+    For ``"mean"`` a scalar: the mean over the real elements plus the mean
+    over the fake elements; for ``"sum"`` the same with sums; for ``"none"``
+    the real plus the fake term of each element, the shape of the inputs. Of
+    dtype ``jnp.result_type(real_logits, fake_logits)``.
 
   References:
     Goodfellow et al., `Generative Adversarial Networks
@@ -119,6 +189,7 @@ def minimax_discriminator_loss(
   """
   (real_logits, fake_logits), out_dtype, dtype = _as_float_arrays(
       real_logits, fake_logits)
+  _assert_pairable(reduction, real_logits, fake_logits)
   real_logits = real_logits.astype(dtype)
   fake_logits = fake_logits.astype(dtype)
   # log(sigmoid(x)) = log_sigmoid(x) and log(1 - sigmoid(x)) = log_sigmoid(-x):
@@ -126,10 +197,15 @@ def minimax_discriminator_loss(
   real_term = -(real_label * jax.nn.log_sigmoid(real_logits)
                 + (1.0 - real_label) * jax.nn.log_sigmoid(-real_logits))
   fake_term = -jax.nn.log_sigmoid(-fake_logits)
-  return (jnp.mean(real_term) + jnp.mean(fake_term)).astype(out_dtype)
+  return (_reduce(real_term, reduction)
+          + _reduce(fake_term, reduction)).astype(out_dtype)
 
 
-def minimax_generator_loss(fake_logits: chex.Array) -> chex.Array:
+def minimax_generator_loss(
+    fake_logits: chex.Array,
+    *,
+    reduction: str = "mean",
+) -> chex.Array:
   r"""Saturating generator loss of the original minimax GAN.
 
   .. math::
@@ -141,11 +217,18 @@ def minimax_generator_loss(fake_logits: chex.Array) -> chex.Array:
   (:math:`x_f \to -\infty`), which is why Goodfellow et al. (2014) recommend
   :func:`non_saturating_generator_loss` in practice.
 
+  TF-GAN: ``tfgan.losses.minimax_generator_loss``, which negates its
+  discriminator loss with real logits fixed at 1 and so returns this value
+  minus the constant :math:`\log(1 + e^{-1}) \approx 0.313`; the gradients are
+  the same.
+
   Args:
     fake_logits: discriminator logits on generated data, any shape.
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A scalar of the dtype of ``fake_logits``.
+    A scalar for ``"mean"`` and ``"sum"``, the elementwise loss (the shape of
+    ``fake_logits``) for ``"none"``; of the dtype of ``fake_logits``.
 
   References:
     Goodfellow et al., `Generative Adversarial Networks
@@ -153,11 +236,15 @@ def minimax_generator_loss(fake_logits: chex.Array) -> chex.Array:
   """
   (fake_logits,), out_dtype, dtype = _as_float_arrays(fake_logits)
   # log(1 - sigmoid(x)) = log_sigmoid(-x).
-  return jnp.mean(jax.nn.log_sigmoid(-fake_logits.astype(dtype))).astype(
-      out_dtype)
+  return _reduce(jax.nn.log_sigmoid(-fake_logits.astype(dtype)),
+                 reduction).astype(out_dtype)
 
 
-def non_saturating_generator_loss(fake_logits: chex.Array) -> chex.Array:
+def non_saturating_generator_loss(
+    fake_logits: chex.Array,
+    *,
+    reduction: str = "mean",
+) -> chex.Array:
   r"""Non-saturating generator loss (the "-log D trick").
 
   .. math::
@@ -166,11 +253,16 @@ def non_saturating_generator_loss(fake_logits: chex.Array) -> chex.Array:
   Same fixed point as :func:`minimax_generator_loss` but strong gradients
   early in training, when the discriminator rejects generated samples.
 
+  TF-GAN: ``tfgan.losses.modified_generator_loss`` (with its default
+  ``label_smoothing=0.0``).
+
   Args:
     fake_logits: discriminator logits on generated data, any shape.
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A scalar of the dtype of ``fake_logits``.
+    A scalar for ``"mean"`` and ``"sum"``, the elementwise loss (the shape of
+    ``fake_logits``) for ``"none"``; of the dtype of ``fake_logits``.
 
   References:
     Goodfellow et al., `Generative Adversarial Networks
@@ -178,8 +270,8 @@ def non_saturating_generator_loss(fake_logits: chex.Array) -> chex.Array:
   """
   (fake_logits,), out_dtype, dtype = _as_float_arrays(fake_logits)
   # -log(sigmoid(x)) = -log_sigmoid(x) = softplus(-x), finite for any x.
-  return (-jnp.mean(jax.nn.log_sigmoid(fake_logits.astype(dtype)))).astype(
-      out_dtype)
+  return (-_reduce(jax.nn.log_sigmoid(fake_logits.astype(dtype)),
+                   reduction)).astype(out_dtype)
 
 
 # --------------------------------------------------------------------------- #
@@ -190,6 +282,8 @@ def non_saturating_generator_loss(fake_logits: chex.Array) -> chex.Array:
 def wasserstein_discriminator_loss(
     real_scores: chex.Array,
     fake_scores: chex.Array,
+    *,
+    reduction: str = "mean",
 ) -> chex.Array:
   r"""Wasserstein GAN critic loss.
 
@@ -200,12 +294,18 @@ def wasserstein_discriminator_loss(
   Wasserstein-1 distance, valid only for a (near) 1-Lipschitz critic: pair it
   with weight clipping or :func:`gradient_penalty`.
 
+  TF-GAN: ``tfgan.losses.wasserstein_discriminator_loss``.
+
   Args:
     real_scores: critic scores on real data, any shape.
-    fake_scores: critic scores on generated data, any shape.
+    fake_scores: critic scores on generated data, any shape (that of
+      ``real_scores`` when ``reduction="none"``).
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A scalar of dtype ``jnp.result_type(real_scores, fake_scores)``.
+    A scalar for ``"mean"`` and ``"sum"``; for ``"none"`` the elementwise
+    :math:`f(G(z)) - f(x)`, the shape of the inputs. Of dtype
+    ``jnp.result_type(real_scores, fake_scores)``.
 
   References:
     Arjovsky et al., `Wasserstein GAN <https://arxiv.org/abs/1701.07875>`_
@@ -213,28 +313,37 @@ def wasserstein_discriminator_loss(
   """
   (real_scores, fake_scores), out_dtype, dtype = _as_float_arrays(
       real_scores, fake_scores)
-  return (jnp.mean(fake_scores.astype(dtype))
-          - jnp.mean(real_scores.astype(dtype))).astype(out_dtype)
+  _assert_pairable(reduction, real_scores, fake_scores)
+  return (_reduce(fake_scores.astype(dtype), reduction)
+          - _reduce(real_scores.astype(dtype), reduction)).astype(out_dtype)
 
 
-def wasserstein_generator_loss(fake_scores: chex.Array) -> chex.Array:
+def wasserstein_generator_loss(
+    fake_scores: chex.Array,
+    *,
+    reduction: str = "mean",
+) -> chex.Array:
   r"""Wasserstein GAN generator loss.
 
   .. math::
     \ell_G = -\operatorname{mean} f(G(z)).
 
+  TF-GAN: ``tfgan.losses.wasserstein_generator_loss``.
+
   Args:
     fake_scores: critic scores on generated data, any shape.
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A scalar of the dtype of ``fake_scores``.
+    A scalar for ``"mean"`` and ``"sum"``, the elementwise loss (the shape of
+    ``fake_scores``) for ``"none"``; of the dtype of ``fake_scores``.
 
   References:
     Arjovsky et al., `Wasserstein GAN <https://arxiv.org/abs/1701.07875>`_
     (arXiv:1701.07875), 2017.
   """
   (fake_scores,), out_dtype, dtype = _as_float_arrays(fake_scores)
-  return (-jnp.mean(fake_scores.astype(dtype))).astype(out_dtype)
+  return (-_reduce(fake_scores.astype(dtype), reduction)).astype(out_dtype)
 
 
 # --------------------------------------------------------------------------- #
@@ -245,6 +354,8 @@ def wasserstein_generator_loss(fake_scores: chex.Array) -> chex.Array:
 def hinge_discriminator_loss(
     real_scores: chex.Array,
     fake_scores: chex.Array,
+    *,
+    reduction: str = "mean",
 ) -> chex.Array:
   r"""Hinge discriminator loss.
 
@@ -252,13 +363,19 @@ def hinge_discriminator_loss(
     \ell_D = \operatorname{mean} \max(0, 1 - f(x))
            + \operatorname{mean} \max(0, 1 + f(G(z))).
 
+  TF-GAN: ``tfgan.losses.wasserstein_hinge_discriminator_loss`` (with its
+  default hinges ``real_hinge=generated_hinge=1``).
+
   Args:
     real_scores: discriminator scores on real data, any shape.
-    fake_scores: discriminator scores on generated data, any shape.
+    fake_scores: discriminator scores on generated data, any shape (that of
+      ``real_scores`` when ``reduction="none"``).
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A non-negative scalar of dtype ``jnp.result_type(real_scores,
-    fake_scores)``.
+    A non-negative scalar for ``"mean"`` and ``"sum"``; for ``"none"`` the
+    real plus the fake term of each element, the shape of the inputs. Of
+    dtype ``jnp.result_type(real_scores, fake_scores)``.
 
   References:
     Lim & Ye, `Geometric GAN <https://arxiv.org/abs/1705.02894>`_
@@ -269,22 +386,32 @@ def hinge_discriminator_loss(
   """
   (real_scores, fake_scores), out_dtype, dtype = _as_float_arrays(
       real_scores, fake_scores)
-  return (jnp.mean(jax.nn.relu(1.0 - real_scores.astype(dtype)))
-          + jnp.mean(jax.nn.relu(1.0 + fake_scores.astype(dtype)))).astype(
-              out_dtype)
+  _assert_pairable(reduction, real_scores, fake_scores)
+  return (_reduce(jax.nn.relu(1.0 - real_scores.astype(dtype)), reduction)
+          + _reduce(jax.nn.relu(1.0 + fake_scores.astype(dtype)),
+                    reduction)).astype(out_dtype)
 
 
-def hinge_generator_loss(fake_scores: chex.Array) -> chex.Array:
+def hinge_generator_loss(
+    fake_scores: chex.Array,
+    *,
+    reduction: str = "mean",
+) -> chex.Array:
   r"""Hinge-GAN generator loss.
 
   .. math::
     \ell_G = -\operatorname{mean} f(G(z)).
 
+  TF-GAN: ``tfgan.losses.wasserstein_hinge_generator_loss`` (an alias of its
+  ``wasserstein_generator_loss``).
+
   Args:
     fake_scores: discriminator scores on generated data, any shape.
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A scalar of the dtype of ``fake_scores``.
+    A scalar for ``"mean"`` and ``"sum"``, the elementwise loss (the shape of
+    ``fake_scores``) for ``"none"``; of the dtype of ``fake_scores``.
 
   References:
     Lim & Ye, `Geometric GAN <https://arxiv.org/abs/1705.02894>`_
@@ -294,7 +421,7 @@ def hinge_generator_loss(fake_scores: chex.Array) -> chex.Array:
     <https://arxiv.org/abs/1802.05957>`_ (arXiv:1802.05957), 2018.
   """
   (fake_scores,), out_dtype, dtype = _as_float_arrays(fake_scores)
-  return (-jnp.mean(fake_scores.astype(dtype))).astype(out_dtype)
+  return (-_reduce(fake_scores.astype(dtype), reduction)).astype(out_dtype)
 
 
 # --------------------------------------------------------------------------- #
@@ -305,6 +432,8 @@ def hinge_generator_loss(fake_scores: chex.Array) -> chex.Array:
 def least_squares_discriminator_loss(
     real_scores: chex.Array,
     fake_scores: chex.Array,
+    *,
+    reduction: str = "mean",
 ) -> chex.Array:
   r"""Least-squares GAN discriminator loss, with targets 1 (real), 0 (fake).
 
@@ -314,13 +443,19 @@ def least_squares_discriminator_loss(
 
   This is the :math:`a = 0, b = 1` coding of Mao et al. (2017).
 
+  TF-GAN: ``tfgan.losses.least_squares_discriminator_loss`` (with its default
+  ``real_label=1, fake_label=0``).
+
   Args:
     real_scores: discriminator scores on real data, any shape.
-    fake_scores: discriminator scores on generated data, any shape.
+    fake_scores: discriminator scores on generated data, any shape (that of
+      ``real_scores`` when ``reduction="none"``).
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A non-negative scalar of dtype ``jnp.result_type(real_scores,
-    fake_scores)``.
+    A non-negative scalar for ``"mean"`` and ``"sum"``; for ``"none"`` the
+    real plus the fake term of each element, the shape of the inputs. Of
+    dtype ``jnp.result_type(real_scores, fake_scores)``.
 
   References:
     Mao et al., `Least Squares Generative Adversarial Networks
@@ -328,34 +463,244 @@ def least_squares_discriminator_loss(
   """
   (real_scores, fake_scores), out_dtype, dtype = _as_float_arrays(
       real_scores, fake_scores)
-  return (0.5 * jnp.mean(jnp.square(real_scores.astype(dtype) - 1.0))
-          + 0.5 * jnp.mean(jnp.square(fake_scores.astype(dtype)))).astype(
-              out_dtype)
+  _assert_pairable(reduction, real_scores, fake_scores)
+  return (0.5 * _reduce(jnp.square(real_scores.astype(dtype) - 1.0), reduction)
+          + 0.5 * _reduce(jnp.square(fake_scores.astype(dtype)),
+                          reduction)).astype(out_dtype)
 
 
-def least_squares_generator_loss(fake_scores: chex.Array) -> chex.Array:
+def least_squares_generator_loss(
+    fake_scores: chex.Array,
+    *,
+    reduction: str = "mean",
+) -> chex.Array:
   r"""Least-squares GAN generator loss, with target 1.
 
   .. math::
     \ell_G = \tfrac12 \operatorname{mean} (f(G(z)) - 1)^2.
 
+  TF-GAN: ``tfgan.losses.least_squares_generator_loss`` (with its default
+  ``real_label=1``).
+
   Args:
     fake_scores: discriminator scores on generated data, any shape.
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
   Returns:
-    A non-negative scalar of the dtype of ``fake_scores``.
+    A non-negative scalar for ``"mean"`` and ``"sum"``, the elementwise loss
+    (the shape of ``fake_scores``) for ``"none"``; of the dtype of
+    ``fake_scores``.
 
   References:
     Mao et al., `Least Squares Generative Adversarial Networks
     <https://arxiv.org/abs/1611.04076>`_ (arXiv:1611.04076), 2017.
   """
   (fake_scores,), out_dtype, dtype = _as_float_arrays(fake_scores)
-  return (0.5 * jnp.mean(jnp.square(fake_scores.astype(dtype) - 1.0))).astype(
-      out_dtype)
+  return (0.5 * _reduce(jnp.square(fake_scores.astype(dtype) - 1.0),
+                        reduction)).astype(out_dtype)
 
 
 # --------------------------------------------------------------------------- #
-# Penalties and auxiliary objectives.
+# Feature matching (Salimans et al. 2016, section 3.1).
+# --------------------------------------------------------------------------- #
+
+
+def feature_matching_loss(
+    real_features: chex.Array,
+    fake_features: chex.Array,
+) -> chex.Array:
+  r"""Feature matching generator loss: distance between mean features.
+
+  With :math:`h` an intermediate discriminator layer,
+
+  .. math::
+    \ell_G = \big\lVert \operatorname{mean}_i h(x_i)
+      - \operatorname{mean}_j h(G(z_j)) \big\rVert_2^2,
+
+  the means over the batch axis (axis 0) and the squared norm over all
+  remaining elements.
+
+  Args:
+    real_features: features of real data, shape ``(B_real, ...)``.
+    fake_features: features of generated data, shape ``(B_fake, ...)``; the
+      trailing shape must equal that of ``real_features``.
+
+  Returns:
+    A non-negative scalar of dtype ``jnp.result_type(real_features,
+    fake_features)``.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016.
+  """
+  (real_features, fake_features), out_dtype, dtype = _as_float_arrays(
+      real_features, fake_features)
+  chex.assert_axis_dimension_gteq(real_features, axis=0, val=1)
+  chex.assert_axis_dimension_gteq(fake_features, axis=0, val=1)
+  chex.assert_equal_rank([real_features, fake_features])
+  if real_features.ndim > 1:  # A suffix length of 0 would compare whole shapes.
+    chex.assert_equal_shape_suffix([real_features, fake_features],
+                                   real_features.ndim - 1)
+  diff = (jnp.mean(real_features.astype(dtype), axis=0)
+          - jnp.mean(fake_features.astype(dtype), axis=0))
+  return jnp.sum(jnp.square(diff)).astype(out_dtype)
+
+
+# --------------------------------------------------------------------------- #
+# Semi-supervised K+1 GAN (Salimans et al. 2016, section 5).
+# --------------------------------------------------------------------------- #
+
+
+def semi_supervised_classification_loss(
+    logits: chex.Array,
+    labels: chex.Array,
+    labeled_mask: chex.Array,
+) -> chex.Array:
+  r"""Cross-entropy over the K real classes, on the labelled examples only.
+
+  With :math:`l_{i,k}` the discriminator's class logits and :math:`m_i \in
+  \{0, 1\}` the labelled mask,
+
+  .. math::
+    L_{\text{sup}} = -\frac{\sum_i m_i \big(l_{i, y_i}
+      - \log \sum_{k=1}^{K} e^{l_{i,k}}\big)}{\max(1, \sum_i m_i)},
+
+  i.e. :math:`-\mathbb E\log p(y \mid x, y < K + 1)`: the fake class K+1
+  (logit fixed at 0) drops out because the labelled examples are real.
+  Unlabelled examples contribute nothing (their label may be any integer).
+
+  Args:
+    logits: class logits, shape ``(B, K)``.
+    labels: integer labels, shape ``(B,)``; read only where ``labeled_mask``.
+    labeled_mask: ``(B,)`` bool or {0, 1}: which examples carry a label.
+
+  Returns:
+    A scalar (0 when no example is labelled), of the dtype of ``logits``.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
+  """
+  (logits,), out_dtype, dtype = _as_float_arrays(logits)
+  chex.assert_rank(logits, 2)
+  chex.assert_shape([labels, labeled_mask], (logits.shape[0],))
+  logits = logits.astype(dtype)
+  mask = jnp.asarray(labeled_mask).astype(dtype)
+  safe_labels = jnp.where(mask > 0, labels, 0)
+  picked = jnp.take_along_axis(logits, safe_labels[:, None].astype(jnp.int32), axis=1)[:, 0]
+  nll = jax.nn.logsumexp(logits, axis=-1) - picked
+  return (jnp.sum(mask * nll) / jnp.maximum(jnp.sum(mask), 1.0)).astype(out_dtype)
+
+
+def semi_supervised_unsupervised_loss(
+    real_logits: chex.Array,
+    fake_logits: chex.Array,
+    *,
+    reduction: str = "mean",
+) -> chex.Array:
+  r"""The real/fake loss of the K+1 discriminator, from its K class logits.
+
+  The fake class has logit 0, so with :math:`Z(x) = \sum_k e^{l_k(x)}`,
+  :math:`D(x) = Z / (Z + 1) = \sigma(\log Z)` and
+
+  .. math::
+    L_{\text{unsup}} = -\operatorname{mean}_{\text{real}} \log D(x)
+      - \operatorname{mean}_{\text{fake}} \log(1 - D(G(z)))
+      = \operatorname{mean} \operatorname{softplus}(-\log Z_{\text{real}})
+      + \operatorname{mean} \operatorname{softplus}(\log Z_{\text{fake}}),
+
+  the minimax discriminator loss on the logit :math:`\log Z` (computed with
+  ``logsumexp``, so logits of 1e9 stay finite).
+
+  TF-GAN has no K+1 loss; its ``minimax_discriminator_loss`` with
+  ``label_smoothing=0`` on the logits :math:`\log Z` has the same value.
+
+  Args:
+    real_logits: class logits of real (labelled and unlabelled) data, ``(B, K)``.
+    fake_logits: class logits of generated data, ``(B', K)`` (``B' = B``
+      when ``reduction="none"``).
+    reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
+
+  Returns:
+    A scalar for ``"mean"`` and ``"sum"``; for ``"none"`` the real plus the
+    fake term of each row, shape ``(B,)``. Of dtype
+    ``jnp.result_type(real_logits, fake_logits)``.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
+  """
+  (real_logits, fake_logits), out_dtype, dtype = _as_float_arrays(real_logits, fake_logits)
+  chex.assert_rank([real_logits, fake_logits], 2)
+  real_lse = jax.nn.logsumexp(real_logits.astype(dtype), axis=-1)
+  fake_lse = jax.nn.logsumexp(fake_logits.astype(dtype), axis=-1)
+  return (minimax_discriminator_loss(real_lse, fake_lse, reduction=reduction)
+          ).astype(out_dtype)
+
+
+def semi_supervised_discriminator_loss(
+    real_logits: chex.Array,
+    fake_logits: chex.Array,
+    labels: chex.Array,
+    labeled_mask: chex.Array,
+    *,
+    unsupervised_weight: float = 1.0,
+) -> chex.Array:
+  r"""The K+1 discriminator's loss: supervised cross-entropy plus the real/fake loss.
+
+  .. math::
+    L_D = L_{\text{sup}}(l_{\text{real}}, y, m)
+      + w \, L_{\text{unsup}}(l_{\text{real}}, l_{\text{fake}}),
+
+  `semi_supervised_classification_loss` on the labelled rows of the real
+  batch and `semi_supervised_unsupervised_loss` on all of its rows. The
+  generator of Salimans et al. trains by `feature_matching_loss`.
+
+  Args:
+    real_logits: class logits of the real batch, ``(B, K)``.
+    fake_logits: class logits of the generated batch, ``(B', K)``.
+    labels: ``(B,)`` integer labels of the real batch (read where labelled).
+    labeled_mask: ``(B,)`` which real rows are labelled.
+    unsupervised_weight: :math:`w`.
+
+  Returns:
+    A scalar.
+
+  References:
+    Salimans et al., `Improved Techniques for Training GANs
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
+  """
+  sup = semi_supervised_classification_loss(real_logits, labels, labeled_mask)
+  unsup = semi_supervised_unsupervised_loss(real_logits, fake_logits)
+  return sup + unsupervised_weight * unsup
+
+
+# =========================================================================== #
+# 2. Penalties: regularisers that a caller scales and adds to a player's loss.
+#
+# Non-negative scalars, minimised, each a mean over the batch (historical
+# averaging: a sum over the parameters). The gradient penalties take the
+# discriminator as a function, ``critic_fn: (B, ...) -> (B,) or (B, ...)``,
+# that closes over its parameters; differentiating a penalty with respect to
+# them is then a gradient through a gradient, which JAX takes directly. Every
+# example's input gradient comes from one backward pass of the summed scores,
+# which is exact only when example i's scores depend on example i alone: no
+# BatchNorm in training mode and no minibatch discrimination in the critic.
+# =========================================================================== #
+
+
+def _input_gradients(
+    critic_fn: Callable[[chex.Array], chex.Array], x: chex.Array) -> chex.Array:
+  """Every example's gradient of its own score(s), ``(B, ...) -> (B, ...)``."""
+  # The sum decouples into per-example terms, so its gradient w.r.t. example i
+  # is the gradient of example i's own score(s).
+  grads = jax.grad(lambda v: jnp.sum(critic_fn(v)))(x)
+  chex.assert_equal_shape([grads, x])
+  return grads
+
+
+# --------------------------------------------------------------------------- #
+# Gradient penalties: WGAN-GP (target 1) and zero-centred R1 / R2.
 # --------------------------------------------------------------------------- #
 
 
@@ -398,6 +743,11 @@ def gradient_penalty(
   trick: :math:`\sqrt{s}` is evaluated on ``where(s > 0, s, 1)`` and replaced by
   0 where :math:`s = 0`. The value is exact (no epsilon inside the square
   root), and the derivative at a zero gradient is 0 instead of NaN.
+
+  TF-GAN: ``tfgan.losses.wasserstein_gradient_penalty``, which adds
+  ``epsilon=1e-10`` inside the square root and penalises
+  :math:`(\lVert\nabla\rVert_2 / t - 1)^2`; the two agree (up to that epsilon)
+  at the default ``target=1``, and ``one_sided`` has the same meaning.
 
   Args:
     critic_fn: maps a batch shaped like ``real`` to scores of shape ``(B,)`` or
@@ -448,14 +798,15 @@ def gradient_norm_penalty(
 
   (only the positive part of :math:`\lVert\nabla\rVert_2 - t` when
   ``one_sided``). `gradient_penalty` is this at random interpolates; at real
-  data with ``target=0`` it is the R1 penalty of Mescheder, Geiger & Nowozin,
-  "Which Training Methods for GANs do actually Converge?", 2018,
-  arXiv:1801.04406 (which also halves it and scales by gamma). A caller that
-  draws its own interpolation coefficients (e.g. one per example from that
-  example's key, so the draw does not depend on how a batch is split over
-  devices) calls this directly.
+  data with ``target=0`` it is twice `r1_penalty` (Mescheder, Geiger &
+  Nowozin, 2018, who halve it and scale by gamma). A caller that draws its
+  own interpolation coefficients (e.g. one per example from that example's
+  key, so the draw does not depend on how a batch is split over devices)
+  calls this directly.
 
   The same per-example caveat and the same safe norm as `gradient_penalty`.
+  TF-GAN has no penalty at given points (its
+  ``wasserstein_gradient_penalty`` always draws the interpolates).
 
   Args:
     critic_fn: maps a batch shaped like ``x`` to scores ``(B,)`` or ``(B, ...)``.
@@ -465,13 +816,17 @@ def gradient_norm_penalty(
 
   Returns:
     A non-negative scalar of dtype ``x.dtype``.
+
+  References:
+    Gulrajani et al., `Improved Training of Wasserstein GANs
+    <https://arxiv.org/abs/1704.00028>`_ (arXiv:1704.00028), 2017.
+
+    Mescheder, Geiger & Nowozin, `Which Training Methods for GANs do actually
+    Converge? <https://arxiv.org/abs/1801.04406>`_ (arXiv:1801.04406), 2018.
   """
   (x,), out_dtype, dtype = _as_float_arrays(x)
   batch_size = x.shape[0]
-  # The sum decouples into per-example terms, so its gradient w.r.t. example i
-  # is the gradient of example i's own score(s).
-  grads = jax.grad(lambda v: jnp.sum(critic_fn(v)))(x)
-  chex.assert_equal_shape([grads, x])
+  grads = _input_gradients(critic_fn, x)
   grads = grads.astype(dtype).reshape(batch_size, -1)
   sq_norm = jnp.sum(jnp.square(grads), axis=1)
   # d sqrt(s)/ds is infinite at s = 0 and 0 * inf = NaN in the backward pass;
@@ -486,50 +841,121 @@ def gradient_norm_penalty(
   return jnp.mean(jnp.square(excess)).astype(out_dtype)
 
 
-def feature_matching_loss(
-    real_features: chex.Array,
-    fake_features: chex.Array,
-) -> chex.Array:
-  r"""Feature matching generator loss: distance between mean features.
-
-  With :math:`h` an intermediate discriminator layer,
+def r1_penalty(critic_fn: Callable[[chex.Array], chex.Array],
+               real: chex.Array) -> chex.Array:
+  r"""R1: the zero-centred gradient penalty on real data.
 
   .. math::
-    \ell_G = \big\lVert \operatorname{mean}_i h(x_i)
-      - \operatorname{mean}_j h(G(z_j)) \big\rVert_2^2,
+    R_1 = \tfrac12 \operatorname{mean}_i \lVert \nabla_{x_i} D(x_i) \rVert_2^2,
+    \qquad x_i \sim p_\mathcal{D},
 
-  the means over the batch axis (axis 0) and the squared norm over all
-  remaining elements.
+  the norm over all non-batch axes. The caller scales it by :math:`\gamma`
+  and adds it to the discriminator loss (Mescheder et al. use
+  :math:`\gamma = 10` on CelebA/LSUN, StyleGAN2 values from 0.01 to 100). It
+  penalises the discriminator for moving away from the Nash equilibrium on the
+  data manifold; with it, GAN training converges locally where the unregularised
+  and WGAN-GP versions may circle (the paper's Dirac-GAN). No square root is
+  taken, so it is smooth at a zero gradient. TF-GAN has no R1 or R2 penalty.
+
+  The same per-example caveat as `gradient_penalty`: every score of example
+  ``i`` may depend only on example ``i`` (no BatchNorm in training mode).
 
   Args:
-    real_features: features of real data, shape ``(B_real, ...)``.
-    fake_features: features of generated data, shape ``(B_fake, ...)``; the
-      trailing shape must equal that of ``real_features``.
+    critic_fn: maps a batch shaped like ``real`` to scores ``(B,)`` or ``(B, ...)``
+      (logits for the minimax family).
+    real: real data, shape ``(B, ...)``.
 
   Returns:
-    A non-negative scalar of dtype ``jnp.result_type(real_features,
-    fake_features)``.
+    A non-negative scalar of dtype ``real.dtype``.
+
+  References:
+    Mescheder, Geiger & Nowozin, `Which Training Methods for GANs do actually
+    Converge? <https://arxiv.org/abs/1801.04406>`_ (arXiv:1801.04406), 2018, eq. 9.
+  """
+  (real,), out_dtype, dtype = _as_float_arrays(real)
+  chex.assert_axis_dimension_gteq(real, axis=0, val=1)
+  grads = _input_gradients(critic_fn, real)
+  # Squared before flattening, unlike `gradient_norm_penalty`: the same values,
+  # kept in this order so that compiled training steps do not change.
+  sq_norm = jnp.sum(
+      jnp.square(grads.astype(dtype)).reshape(real.shape[0], -1), axis=1)
+  return (0.5 * jnp.mean(sq_norm)).astype(out_dtype)
+
+
+def r2_penalty(critic_fn: Callable[[chex.Array], chex.Array],
+               fake: chex.Array) -> chex.Array:
+  r"""R2: the zero-centred gradient penalty on generated data.
+
+  .. math::
+    R_2 = \tfrac12 \operatorname{mean}_i \lVert \nabla_{x_i} D(x_i) \rVert_2^2,
+    \qquad x_i = G(z_i),
+
+  `r1_penalty` at the generator's samples (pass them with
+  ``jax.lax.stop_gradient``: the penalty trains the discriminator).
+
+  Args:
+    critic_fn: maps a batch shaped like ``fake`` to scores ``(B,)`` or ``(B, ...)``.
+    fake: generated data, shape ``(B, ...)``.
+
+  Returns:
+    A non-negative scalar of dtype ``fake.dtype``.
+
+  References:
+    Mescheder, Geiger & Nowozin, `Which Training Methods for GANs do actually
+    Converge? <https://arxiv.org/abs/1801.04406>`_ (arXiv:1801.04406), 2018, eq. 10.
+  """
+  return r1_penalty(critic_fn, fake)
+
+
+# --------------------------------------------------------------------------- #
+# Historical averaging (Salimans et al. 2016, section 3.3).
+# --------------------------------------------------------------------------- #
+
+
+def historical_averaging_penalty(params, average_params) -> chex.Array:
+  r"""Historical averaging: squared distance of the parameters from their past mean.
+
+  .. math::
+    \Big\lVert \theta - \frac{1}{t} \sum_{i=1}^{t} \theta_i \Big\rVert_2^2,
+
+  summed over every leaf of the parameter tree. Multiply by the weight
+  :math:`\lambda` and add to the player's loss; its gradient
+  :math:`2\lambda(\theta - \bar\theta)` pulls towards the running mean (pass the
+  mean as a constant: it is not differentiated).
+
+  Args:
+    params: a pytree of float arrays, :math:`\theta`.
+    average_params: the same pytree structure and shapes, :math:`\bar\theta`.
+
+  Returns:
+    A float32 (or wider) scalar.
 
   References:
     Salimans et al., `Improved Techniques for Training GANs
-    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016.
+    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 3.3.
   """
-  (real_features, fake_features), out_dtype, dtype = _as_float_arrays(
-      real_features, fake_features)
-  chex.assert_axis_dimension_gteq(real_features, axis=0, val=1)
-  chex.assert_axis_dimension_gteq(fake_features, axis=0, val=1)
-  chex.assert_equal_rank([real_features, fake_features])
-  if real_features.ndim > 1:  # A suffix length of 0 would compare whole shapes.
-    chex.assert_equal_shape_suffix([real_features, fake_features],
-                                   real_features.ndim - 1)
-  diff = (jnp.mean(real_features.astype(dtype), axis=0)
-          - jnp.mean(fake_features.astype(dtype), axis=0))
-  return jnp.sum(jnp.square(diff)).astype(out_dtype)
+  chex.assert_trees_all_equal_shapes(params, average_params)
+  average_params = jax.lax.stop_gradient(average_params)
+  terms = jax.tree.map(
+      lambda p, a: jnp.sum(jnp.square(p.astype(jnp.promote_types(p.dtype, jnp.float32))
+                                      - a.astype(jnp.promote_types(p.dtype, jnp.float32)))),
+      params, average_params)
+  return sum(jax.tree.leaves(terms), jnp.zeros((), jnp.float32))
 
 
-# --------------------------------------------------------------------------- #
-# Likelihoods, divergences and bounds of the VAE families (to be maximised).
-# --------------------------------------------------------------------------- #
+# =========================================================================== #
+# 3. Likelihood bounds: per-example, maximised.
+#
+# The objectives of the likelihood-based families (VAE, beta-VAE, IWAE,
+# VAE-GAN): log-densities, the KL term and the bounds built from them. They
+# are to be *maximised* (negate the batch mean for a loss, e.g.
+# ``-jnp.mean(elbo(...))``), and they are per-example: axis 0 is the batch,
+# every other axis is summed, and the result has shape ``(B,)``. Extra sample
+# axes (``K`` posterior samples per example) are added with `jax.vmap`, e.g.
+# ``jax.vmap(gaussian_log_density, in_axes=(0, None, None))(z, mean, log_var)``
+# maps samples ``z`` of shape ``(K, B, Z)`` to ``(K, B)``. TF-GAN has none of
+# these.
+# =========================================================================== #
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -757,8 +1183,9 @@ def importance_weighted_bound(
   of magnitude ``1e4`` (where ``exp`` overflows) stay finite.
 
   ``log_joint`` is typically ``log_likelihood + standard_normal_log_density``
-  of the K samples, each computed per example and stacked on axis 0 (see the
-  module docstring for `jax.vmap`).
+  of the K samples, each computed per example and stacked on axis 0 by
+  `jax.vmap`, e.g. ``jax.vmap(standard_normal_log_density)(z)`` for samples
+  ``z`` of shape ``(K, B, Z)``.
 
   Args:
     log_joint: :math:`\log p(x, z_k)`, shape ``(K, B)``.
@@ -877,233 +1304,3 @@ def vae_gan_feature_log_likelihood(
     (arXiv:1512.09300), 2016.
   """
   return gaussian_log_likelihood(real_features, recon_features, log_scale=0.0)
-
-
-# --------------------------------------------------------------------------- #
-# Semi-supervised K+1 GAN (Salimans et al. 2016, section 5).
-# --------------------------------------------------------------------------- #
-
-
-def semi_supervised_classification_loss(
-    logits: chex.Array,
-    labels: chex.Array,
-    labeled_mask: chex.Array,
-) -> chex.Array:
-  r"""Cross-entropy over the K real classes, on the labelled examples only.
-
-  With :math:`l_{i,k}` the discriminator's class logits and :math:`m_i \in
-  \{0, 1\}` the labelled mask,
-
-  .. math::
-    L_{\text{sup}} = -\frac{\sum_i m_i \big(l_{i, y_i}
-      - \log \sum_{k=1}^{K} e^{l_{i,k}}\big)}{\max(1, \sum_i m_i)},
-
-  i.e. :math:`-\mathbb E\log p(y \mid x, y < K + 1)`: the fake class K+1
-  (logit fixed at 0) drops out because the labelled examples are real.
-  Unlabelled examples contribute nothing (their label may be any integer).
-
-  Args:
-    logits: class logits, shape ``(B, K)``.
-    labels: integer labels, shape ``(B,)``; read only where ``labeled_mask``.
-    labeled_mask: ``(B,)`` bool or {0, 1}: which examples carry a label.
-
-  Returns:
-    A scalar (0 when no example is labelled), of the dtype of ``logits``.
-
-  References:
-    Salimans et al., `Improved Techniques for Training GANs
-    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
-  """
-  (logits,), out_dtype, dtype = _as_float_arrays(logits)
-  chex.assert_rank(logits, 2)
-  chex.assert_shape([labels, labeled_mask], (logits.shape[0],))
-  logits = logits.astype(dtype)
-  mask = jnp.asarray(labeled_mask).astype(dtype)
-  safe_labels = jnp.where(mask > 0, labels, 0)
-  picked = jnp.take_along_axis(logits, safe_labels[:, None].astype(jnp.int32), axis=1)[:, 0]
-  nll = jax.nn.logsumexp(logits, axis=-1) - picked
-  return (jnp.sum(mask * nll) / jnp.maximum(jnp.sum(mask), 1.0)).astype(out_dtype)
-
-
-def semi_supervised_unsupervised_loss(
-    real_logits: chex.Array,
-    fake_logits: chex.Array,
-) -> chex.Array:
-  r"""The real/fake loss of the K+1 discriminator, from its K class logits.
-
-  The fake class has logit 0, so with :math:`Z(x) = \sum_k e^{l_k(x)}`,
-  :math:`D(x) = Z / (Z + 1) = \sigma(\log Z)` and
-
-  .. math::
-    L_{\text{unsup}} = -\operatorname{mean}_{\text{real}} \log D(x)
-      - \operatorname{mean}_{\text{fake}} \log(1 - D(G(z)))
-      = \operatorname{mean} \operatorname{softplus}(-\log Z_{\text{real}})
-      + \operatorname{mean} \operatorname{softplus}(\log Z_{\text{fake}}),
-
-  the minimax discriminator loss on the logit :math:`\log Z` (computed with
-  ``logsumexp``, so logits of 1e9 stay finite).
-
-  Args:
-    real_logits: class logits of real (labelled and unlabelled) data, ``(B, K)``.
-    fake_logits: class logits of generated data, ``(B', K)``.
-
-  Returns:
-    A scalar of dtype ``jnp.result_type(real_logits, fake_logits)``.
-
-  References:
-    Salimans et al., `Improved Techniques for Training GANs
-    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
-  """
-  (real_logits, fake_logits), out_dtype, dtype = _as_float_arrays(real_logits, fake_logits)
-  chex.assert_rank([real_logits, fake_logits], 2)
-  real_lse = jax.nn.logsumexp(real_logits.astype(dtype), axis=-1)
-  fake_lse = jax.nn.logsumexp(fake_logits.astype(dtype), axis=-1)
-  return (minimax_discriminator_loss(real_lse, fake_lse)).astype(out_dtype)
-
-
-def semi_supervised_discriminator_loss(
-    real_logits: chex.Array,
-    fake_logits: chex.Array,
-    labels: chex.Array,
-    labeled_mask: chex.Array,
-    *,
-    unsupervised_weight: float = 1.0,
-) -> chex.Array:
-  r"""The K+1 discriminator's loss: supervised cross-entropy plus the real/fake loss.
-
-  .. math::
-    L_D = L_{\text{sup}}(l_{\text{real}}, y, m)
-      + w \, L_{\text{unsup}}(l_{\text{real}}, l_{\text{fake}}),
-
-  `semi_supervised_classification_loss` on the labelled rows of the real
-  batch and `semi_supervised_unsupervised_loss` on all of its rows. The
-  generator of Salimans et al. trains by `feature_matching_loss`.
-
-  Args:
-    real_logits: class logits of the real batch, ``(B, K)``.
-    fake_logits: class logits of the generated batch, ``(B', K)``.
-    labels: ``(B,)`` integer labels of the real batch (read where labelled).
-    labeled_mask: ``(B,)`` which real rows are labelled.
-    unsupervised_weight: :math:`w`.
-
-  Returns:
-    A scalar.
-
-  References:
-    Salimans et al., `Improved Techniques for Training GANs
-    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 5.
-  """
-  sup = semi_supervised_classification_loss(real_logits, labels, labeled_mask)
-  unsup = semi_supervised_unsupervised_loss(real_logits, fake_logits)
-  return sup + unsupervised_weight * unsup
-
-
-# --------------------------------------------------------------------------- #
-# Improved techniques (Salimans et al. 2016, section 3).
-# --------------------------------------------------------------------------- #
-
-
-def historical_averaging_penalty(params, average_params) -> chex.Array:
-  r"""Historical averaging: squared distance of the parameters from their past mean.
-
-  .. math::
-    \Big\lVert \theta - \frac{1}{t} \sum_{i=1}^{t} \theta_i \Big\rVert_2^2,
-
-  summed over every leaf of the parameter tree. Multiply by the weight
-  :math:`\lambda` and add to the player's loss; its gradient
-  :math:`2\lambda(\theta - \bar\theta)` pulls towards the running mean (pass the
-  mean as a constant: it is not differentiated).
-
-  Args:
-    params: a pytree of float arrays, :math:`\theta`.
-    average_params: the same pytree structure and shapes, :math:`\bar\theta`.
-
-  Returns:
-    A float32 (or wider) scalar.
-
-  References:
-    Salimans et al., `Improved Techniques for Training GANs
-    <https://arxiv.org/abs/1606.03498>`_ (arXiv:1606.03498), 2016, section 3.3.
-  """
-  chex.assert_trees_all_equal_shapes(params, average_params)
-  average_params = jax.lax.stop_gradient(average_params)
-  terms = jax.tree.map(
-      lambda p, a: jnp.sum(jnp.square(p.astype(jnp.promote_types(p.dtype, jnp.float32))
-                                      - a.astype(jnp.promote_types(p.dtype, jnp.float32)))),
-      params, average_params)
-  return sum(jax.tree.leaves(terms), jnp.zeros((), jnp.float32))
-# Zero-centred gradient penalties (R1 on real data, R2 on generated data).
-# --------------------------------------------------------------------------- #
-
-__all__ += ["r1_penalty", "r2_penalty"]
-
-
-def _half_mean_squared_gradient_norm(
-    critic_fn: Callable[[chex.Array], chex.Array], x: chex.Array) -> chex.Array:
-  """``1/2 mean_i ||grad_{x_i} sum f(x)_i||^2`` in at least float32, cast to x's dtype."""
-  (x,), out_dtype, dtype = _as_float_arrays(x)
-  chex.assert_axis_dimension_gteq(x, axis=0, val=1)
-  # The sum decouples into per-example terms (see `gradient_penalty`).
-  grads = jax.grad(lambda v: jnp.sum(critic_fn(v)))(x)
-  chex.assert_equal_shape([grads, x])
-  sq_norm = jnp.sum(jnp.square(grads.astype(dtype)).reshape(x.shape[0], -1), axis=1)
-  return (0.5 * jnp.mean(sq_norm)).astype(out_dtype)
-
-
-def r1_penalty(critic_fn: Callable[[chex.Array], chex.Array],
-               real: chex.Array) -> chex.Array:
-  r"""R1: the zero-centred gradient penalty on real data.
-
-  .. math::
-    R_1 = \tfrac12 \operatorname{mean}_i \lVert \nabla_{x_i} D(x_i) \rVert_2^2,
-    \qquad x_i \sim p_\mathcal{D},
-
-  the norm over all non-batch axes. The caller scales it by :math:`\gamma`
-  and adds it to the discriminator loss (Mescheder et al. use
-  :math:`\gamma = 10` on CelebA/LSUN, StyleGAN2 values from 0.01 to 100). It
-  penalises the discriminator for moving away from the Nash equilibrium on the
-  data manifold; with it, GAN training converges locally where the unregularised
-  and WGAN-GP versions may circle (the paper's Dirac-GAN). No square root is
-  taken, so it is smooth at a zero gradient.
-
-  The same per-example caveat as `gradient_penalty`: every score of example
-  ``i`` may depend only on example ``i`` (no BatchNorm in training mode).
-
-  Args:
-    critic_fn: maps a batch shaped like ``real`` to scores ``(B,)`` or ``(B, ...)``
-      (logits for the minimax family).
-    real: real data, shape ``(B, ...)``.
-
-  Returns:
-    A non-negative scalar of dtype ``real.dtype``.
-
-  References:
-    Mescheder, Geiger & Nowozin, `Which Training Methods for GANs do actually
-    Converge? <https://arxiv.org/abs/1801.04406>`_ (arXiv:1801.04406), 2018, eq. 9.
-  """
-  return _half_mean_squared_gradient_norm(critic_fn, real)
-
-
-def r2_penalty(critic_fn: Callable[[chex.Array], chex.Array],
-               fake: chex.Array) -> chex.Array:
-  r"""R2: the zero-centred gradient penalty on generated data.
-
-  .. math::
-    R_2 = \tfrac12 \operatorname{mean}_i \lVert \nabla_{x_i} D(x_i) \rVert_2^2,
-    \qquad x_i = G(z_i),
-
-  `r1_penalty` at the generator's samples (pass them with
-  ``jax.lax.stop_gradient``: the penalty trains the discriminator).
-
-  Args:
-    critic_fn: maps a batch shaped like ``fake`` to scores ``(B,)`` or ``(B, ...)``.
-    fake: generated data, shape ``(B, ...)``.
-
-  Returns:
-    A non-negative scalar of dtype ``fake.dtype``.
-
-  References:
-    Mescheder, Geiger & Nowozin, `Which Training Methods for GANs do actually
-    Converge? <https://arxiv.org/abs/1801.04406>`_ (arXiv:1801.04406), 2018, eq. 10.
-  """
-  return _half_mean_squared_gradient_norm(critic_fn, fake)

@@ -6,6 +6,7 @@ constants whose derivation is in a comment.
 """
 
 import functools
+import inspect
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -86,6 +87,13 @@ class PublicApiTest(absltest.TestCase):
         + list(_SEMI_SUPERVISED_AND_HISTORY_FUNCTIONS) + ["r1_penalty", "r2_penalty"])
     for name in losses.__all__:
       self.assertTrue(callable(getattr(losses, name)), name)
+
+  def test_adversarial_losses_take_a_keyword_only_reduction(self):
+    for name in _REDUCIBLE_LOSSES:
+      parameter = inspect.signature(getattr(losses, name)).parameters[
+          "reduction"]
+      self.assertEqual(parameter.kind, inspect.Parameter.KEYWORD_ONLY, name)
+      self.assertEqual(parameter.default, "mean", name)
 
   def test_hyperparameters_are_keyword_only(self):
     with self.assertRaises(TypeError):
@@ -578,8 +586,156 @@ class PropertyTest(absltest.TestCase):
                                -_jit_minimax_g(-fake), rtol=1e-6, atol=1e-6)
 
 
-if __name__ == "__main__":
-  absltest.main()
+# --------------------------------------------------------------------------- #
+# Per-example adversarial losses: reduction="mean" | "sum" | "none".
+# --------------------------------------------------------------------------- #
+
+# (name, loss, kwargs, real term, fake term): float64 elementwise references
+# written from the formulas. A discriminator loss's element is its real term
+# plus its fake term; a generator loss has only a fake term (real term None).
+_ELEMENTWISE_CASES = (
+    ("minimax_d", "minimax_discriminator_loss", {},
+     lambda r: -_np_log_d(r), lambda f: -_np_log_one_minus_d(f)),
+    ("minimax_d_smoothed", "minimax_discriminator_loss", {"real_label": 0.9},
+     lambda r: -(0.9 * _np_log_d(r) + 0.1 * _np_log_one_minus_d(r)),
+     lambda f: -_np_log_one_minus_d(f)),
+    ("minimax_g", "minimax_generator_loss", {}, None, _np_log_one_minus_d),
+    ("non_saturating_g", "non_saturating_generator_loss", {}, None,
+     lambda f: -_np_log_d(f)),
+    ("wasserstein_d", "wasserstein_discriminator_loss", {},
+     lambda r: -np.float64(r), np.float64),
+    ("wasserstein_g", "wasserstein_generator_loss", {}, None,
+     lambda f: -np.float64(f)),
+    ("hinge_d", "hinge_discriminator_loss", {},
+     lambda r: np.maximum(0.0, 1.0 - np.float64(r)),
+     lambda f: np.maximum(0.0, 1.0 + np.float64(f))),
+    ("hinge_g", "hinge_generator_loss", {}, None, lambda f: -np.float64(f)),
+    ("least_squares_d", "least_squares_discriminator_loss", {},
+     lambda r: 0.5 * (np.float64(r) - 1.0)**2, lambda f: 0.5 * np.float64(f)**2),
+    ("least_squares_g", "least_squares_generator_loss", {}, None,
+     lambda f: 0.5 * (np.float64(f) - 1.0)**2),
+)
+_PAIR_CASES = tuple(c for c in _ELEMENTWISE_CASES if c[3] is not None)
+_REDUCIBLE_LOSSES = tuple(_NP_REFERENCES) + ("semi_supervised_unsupervised_loss",)
+
+
+def _np_elementwise(case, real, fake):
+  _, _, _, real_term, fake_term = case
+  if real_term is None:
+    return fake_term(fake)
+  return real_term(real) + fake_term(fake)
+
+
+def _case_fn(case, **kwargs):
+  """The case's loss as a function of (real, fake); generators ignore real."""
+  _, name, case_kwargs, real_term, _ = case
+  fn = functools.partial(getattr(losses, name), **case_kwargs, **kwargs)
+  if real_term is None:
+    return lambda real, fake: fn(fake)
+  return fn
+
+
+class ReductionTest(chex.TestCase):
+  """The per-example form of every adversarial loss, against NumPy."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.product(case=_ELEMENTWISE_CASES, shapes=_SHAPES[:2])
+  def test_none_is_the_elementwise_numpy_formula(self, case, shapes):
+    _, shape, _ = shapes
+    real, fake = _normal(shape, 80), _normal(shape, 81)
+    loss = self.variant(_case_fn(case, reduction="none"))(real, fake)
+    chex.assert_shape(loss, shape)
+    chex.assert_type(loss, jnp.float32)
+    np.testing.assert_allclose(loss, _np_elementwise(case, real, fake),
+                               rtol=1e-5, atol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.product(case=_ELEMENTWISE_CASES, shapes=_SHAPES[:2])
+  def test_mean_and_sum_are_the_mean_and_sum_of_none(self, case, shapes):
+    _, shape, _ = shapes
+    real, fake = _normal(shape, 82), _normal(shape, 83)
+    per_element = np.float64(
+        self.variant(_case_fn(case, reduction="none"))(real, fake))
+    mean = self.variant(_case_fn(case, reduction="mean"))(real, fake)
+    total = self.variant(_case_fn(case, reduction="sum"))(real, fake)
+    chex.assert_shape([mean, total], ())
+    np.testing.assert_allclose(mean, np.mean(per_element), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(total, np.sum(per_element), rtol=1e-5, atol=1e-5)
+    # "mean" is the default: the same number as a call without `reduction`.
+    np.testing.assert_array_equal(mean, self.variant(_case_fn(case))(real, fake))
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(*_PAIR_CASES)
+  def test_unequal_batches_sum_each_side_but_cannot_pair_elements(
+      self, *case):
+    _, real_shape, fake_shape = _SHAPES[2]
+    real, fake = _normal(real_shape, 84), _normal(fake_shape, 85)
+    _, _, _, real_term, fake_term = case
+    total = self.variant(_case_fn(case, reduction="sum"))(real, fake)
+    np.testing.assert_allclose(
+        total, np.sum(real_term(real)) + np.sum(fake_term(fake)), rtol=1e-5,
+        atol=1e-5)
+    with self.assertRaises(AssertionError):
+      _case_fn(case, reduction="none")(real, fake)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_masked_none_is_the_mean_over_the_kept_examples(self):
+    # A batch padded from 4 to 6 examples: the padding's logits are garbage
+    # (1e3), its mask 0. The masked mean is the loss of the 4 real examples,
+    # and the padding receives no gradient.
+    kept = _normal((4,), 86)
+    logits = jnp.concatenate([kept, jnp.full((2,), 1e3, jnp.float32)])
+    mask = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+
+    def masked_loss(x):
+      per_example = losses.non_saturating_generator_loss(x, reduction="none")
+      return jnp.sum(mask * per_example) / jnp.sum(mask)
+
+    value, grad = self.variant(jax.value_and_grad(masked_loss))(logits)
+    np.testing.assert_allclose(value, -np.mean(_np_log_d(kept)), rtol=1e-6)
+    # d/dx -log sigmoid(x) = -sigmoid(-x), averaged over the 4 kept examples.
+    np.testing.assert_allclose(
+        grad[:4], -special.expit(-np.float64(kept)) / 4.0, rtol=1e-5)
+    np.testing.assert_array_equal(grad[4:], np.zeros(2))
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_per_example_weights_on_a_patchgan_map_match_numpy(self):
+    # One weight per example, broadcast over its (4, 4, 1) map.
+    real, fake = _normal((3, 4, 4, 1), 87), _normal((3, 4, 4, 1), 88)
+    weights = np.array([0.5, 2.0, 0.0], np.float32).reshape(3, 1, 1, 1)
+
+    def weighted_loss(r, f):
+      per_element = losses.minimax_discriminator_loss(r, f, reduction="none")
+      return jnp.mean(weights * per_element)
+
+    expected = np.mean(weights * (-_np_log_d(real) - _np_log_one_minus_d(fake)))
+    np.testing.assert_allclose(self.variant(weighted_loss)(real, fake),
+                               expected, rtol=1e-5)
+
+  @parameterized.product(name=_REDUCIBLE_LOSSES,
+                         reduction=("average", "MEAN", None))
+  def test_unknown_reduction_raises_value_error(self, name, reduction):
+    fn = functools.partial(getattr(losses, name), reduction=reduction)
+    x = jnp.zeros((2, 3))
+    with self.assertRaisesRegex(ValueError, "reduction must be one of"):
+      if name in _GENERATOR_LOSSES:
+        fn(x)
+      else:
+        fn(x, x)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(*_ELEMENTWISE_CASES)
+  def test_none_has_the_input_dtype(self, *case):
+    real = jnp.asarray(_normal((3, 4, 4, 1), 89), jnp.bfloat16)
+    fake = jnp.asarray(_normal((3, 4, 4, 1), 90), jnp.bfloat16)
+    loss = self.variant(_case_fn(case, reduction="none"))(real, fake)
+    chex.assert_shape(loss, (3, 4, 4, 1))
+    chex.assert_type(loss, jnp.bfloat16)
+    expected = _np_elementwise(case, np.asarray(real, np.float64),
+                               np.asarray(fake, np.float64))
+    # bfloat16 keeps 8 significant bits: the only error is rounding the result.
+    np.testing.assert_allclose(np.float64(loss), expected, rtol=1e-2, atol=1e-2)
+
 
 
 def test_gradient_norm_penalty_is_r1_on_a_linear_critic():
@@ -1072,6 +1228,18 @@ class SemiSupervisedLossTest(chex.TestCase):
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
   @chex.variants(with_jit=True, without_jit=True)
+  def test_unsupervised_loss_per_row_is_bce_of_each_real_and_fake_row(self):
+    fake = _normal((7, 4), 163)  # As many rows as the real batch.
+    fn = functools.partial(losses.semi_supervised_unsupervised_loss,
+                           reduction="none")
+    got = self.variant(fn)(self.real, fake)
+    chex.assert_shape(got, (7,))
+    d_real = 1.0 - _np_k_plus_one(self.real)[:, -1]
+    d_fake = 1.0 - _np_k_plus_one(fake)[:, -1]
+    np.testing.assert_allclose(got, -np.log(d_real) - np.log(1.0 - d_fake),
+                               rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
   def test_discriminator_loss_is_supervised_plus_weighted_unsupervised(self):
     got = self.variant(functools.partial(losses.semi_supervised_discriminator_loss,
                                          unsupervised_weight=0.5))(
@@ -1113,6 +1281,13 @@ class HistoricalAveragingTest(chex.TestCase):
     gp, ga = jax.grad(losses.historical_averaging_penalty, argnums=(0, 1))(params, avg)
     np.testing.assert_allclose(gp, 2 * (np.float64(params) - avg), rtol=1e-5)
     np.testing.assert_array_equal(ga, np.zeros(5))
+
+
+# --------------------------------------------------------------------------- #
+# Zero-centred gradient penalties R1 and R2 (Mescheder et al. 2018).
+# --------------------------------------------------------------------------- #
+
+
 class ZeroCentredPenaltyTest(chex.TestCase):
   """R1 / R2 (Mescheder et al. 2018): 1/2 mean_i |grad_x D(x_i)|^2."""
 
@@ -1165,3 +1340,7 @@ class ZeroCentredPenaltyTest(chex.TestCase):
     grad = jax.grad(lambda c: losses.r1_penalty(lambda v: c * jnp.sum(v**2, -1), x))(1.0)
     self.assertEqual(float(losses.r1_penalty(lambda v: jnp.sum(v**2, -1), x)), 0.0)
     self.assertTrue(np.isfinite(grad))
+
+
+if __name__ == "__main__":
+  absltest.main()
