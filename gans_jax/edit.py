@@ -134,10 +134,14 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     + (f"; use a class index in [0, {k})" if k else ", which has no labels"))
   space = InputSpace(family, e.space)
   loaded_direction = _load_direction(e.direction_path, space.dim) if e.direction_path else None
-  classifier = load_classifier(classifier_dir(config), config.dataset.name)
+  classifier = load_classifier(classifier_dir(config), config.dataset.name,
+                               resolution=config.dataset.resolution)
   if classifier.num_classes != k:
     raise UserError(f"eval.classifier_dir: its classifier has {classifier.num_classes} classes, "
                     f"{config.dataset.name!r} has {k}; retrain it on this dataset")
+  # Real-image edits read the test split: opened now, so a dataset without one fails before any work.
+  real_test = (load_config_dataset(config, split="test")
+               if family.has_encoder and not space.conditional else None)
   logits_fn = classifier_logits(classifier)
   batch = int(e.batch_size)
   num_steps = int(e.num_steps)
@@ -272,9 +276,9 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   plots.save_image_grid(rows(table, None if abc_labels is None else abc_labels[:n], 4),
                         os.path.join(workdir, "latent_arithmetic.png"), ncols=4)
 
-  if family.has_encoder and not space.conditional:
+  if real_test is not None:
     results.update(_edit_real_images(
-        config, workdir, family, state, target, classify, render, rows,
+        config, real_test, workdir, family, state, target, classify, render, rows,
         lambda z: _batched(lambda dd: ascend(state, dd, None), batch, z)))
 
   _write_json(os.path.join(workdir, "edit.json"), results)
@@ -288,8 +292,8 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
 _interpolate = jax.jit(latents.interpolate, static_argnames=("num", "method"))
 
 
-def _edit_real_images(config, workdir, family, state, target, classify, render, rows,
-                      ascend) -> dict:
+def _edit_real_images(config, test_dataset, workdir, family, state, target, classify, render,
+                      rows, ascend) -> dict:
   """Editing that starts from real images (families with an encoder, e.g. the VAE).
 
   Test images whose label is not `target` are encoded (posterior mean),
@@ -302,7 +306,7 @@ def _edit_real_images(config, workdir, family, state, target, classify, render, 
   `interpolation_real.png` (encode two test images, slerp in z, decode).
   """
   e = config.edit
-  test = load_config_dataset(config, split="test").all()
+  test = test_dataset.all()
   keep = np.flatnonzero(test["y"] != target)[:int(e.num_samples)]
   x, y = test["x"][keep], test["y"][keep]
   z0 = _batched(jax.jit(lambda im: family.encode(state, im)[0]), int(e.batch_size), x)

@@ -51,7 +51,8 @@ def feature_extractor(config: ml_collections.ConfigDict):
     return InceptionFeatures(config.eval.inception_path,
                              batch_size=min(int(config.eval.batch_size), INCEPTION_BATCH))
   return ClassifierFeatures(classifier_dir(config), config.dataset.name,
-                            batch_size=int(config.eval.batch_size))
+                            batch_size=int(config.eval.batch_size),
+                            resolution=config.dataset.resolution)
 
 
 def requested_labels(num: int, num_classes: int, classes=()) -> np.ndarray | None:
@@ -115,7 +116,8 @@ class Evaluator:
       return self.extractor
     if self._label_extractor is None:
       self._label_extractor = ClassifierFeatures(
-          classifier_dir(self.config), self.config.dataset.name, batch_size=self.batch_size)
+          classifier_dir(self.config), self.config.dataset.name, batch_size=self.batch_size,
+          resolution=self.config.dataset.resolution)
     return self._label_extractor
 
   @property

@@ -72,8 +72,10 @@ class ClassifierFeatures:
   """The domain classifier in `directory` (see `load_classifier`) as a feature extractor."""
   kind = "classifier"
 
-  def __init__(self, directory: str, dataset_name: str | None = None, batch_size: int = 500):
-    self.classifier = load_classifier(directory, dataset_name)  # UserError if absent
+  def __init__(self, directory: str, dataset_name: str | None = None, batch_size: int = 500, *,
+               resolution: int | None = None):
+    # UserError naming the command that trains it (at `resolution`) if absent.
+    self.classifier = load_classifier(directory, dataset_name, resolution=resolution)
     with open(os.path.join(directory, META_FILE)) as f:
       self.channels = int(json.load(f)["channels"])
     self.resolution, self.batch_size = self.classifier.resolution, int(batch_size)

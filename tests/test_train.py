@@ -18,6 +18,7 @@ from gans_jax.families.base import all_finite
 from gans_jax.optim import optimizer_config
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
+from idx_files import shared_tiny_mnist
 
 def experiment(name: str):
   return importlib.import_module(f"experiments.{name}").get_config()
@@ -30,8 +31,11 @@ EXPERIMENTS = sorted(
 
 
 def shrink(config, data_dir, num_steps=4):
-  """The same experiment with tiny networks and a few steps."""
+  """The same experiment with tiny networks and a few steps (and a tiny IDX dataset in place of
+  Fashion-MNIST, which no test needs)."""
   config.dataset.data_dir = data_dir
+  if config.dataset.name.startswith("idx:"):
+    config.dataset.name = "idx:" + shared_tiny_mnist(data_dir)
   config.train.num_steps = num_steps
   config.train.batch_size = 8
   config.log_every = config.sample_every = config.checkpoint_every = 2

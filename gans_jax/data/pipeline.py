@@ -5,8 +5,8 @@ Three kinds of source, all read through TFDS data sources (ArrayRecord, random a
   then decoded in bulk once and held in memory (they are small: ring8 is 100,000 × 2 floats);
 - any image dataset already prepared (as ArrayRecord) in `data_dir`, e.g. a TFDS catalog dataset such as
   mnist, cifar10 or celeb_a; read lazily, batch by batch, and never downloaded;
-- a folder of PNG/JPEG files, 'folder:/path' (`folder.py`), prepared into `data_dir` once per folder
-  state and read lazily.
+- a folder of PNG/JPEG files, 'folder:/path' (`folder.py`), or a directory of MNIST-format IDX files,
+  'idx:/path' (`idx.py`), prepared into `data_dir` once per file state and read lazily.
 
 Two-domain datasets (CycleGAN's `digits2styled` and TFDS `cycle_gan/*`, splits trainA, trainB, testA,
 testB): their split 'train' holds both training domains, `Dataset.domains`; index i of it is the pair
@@ -31,6 +31,7 @@ import tensorflow_datasets as tfds
 
 from gans_jax.data import builders
 from gans_jax.data import folder
+from gans_jax.data import idx
 from gans_jax.data.preprocess import preprocess_images
 from gans_jax.errors import UserError
 
@@ -220,9 +221,12 @@ def _check_split(builder: tfds.core.DatasetBuilder, name: str, split: Any) -> No
   for part in split.split('+'):
     base = part.split('[', 1)[0].strip()
     if base not in known:
-      raise UserError(
-          f'dataset.split: {name!r} has no split {base!r}; use one of {known} '
-          "(TFDS slices such as 'train[:90%]' work too).")
+      fix = f"use one of {known} (TFDS slices such as 'train[:90%]' work too)"
+      if name.startswith(folder.PREFIX) and base in folder.SPLIT_DIRS:
+        root = name[len(folder.PREFIX):]
+        fix = (f'put the training images in {os.path.join(root, "train")} and held-out ones in '
+               f'{os.path.join(root, "test")} (each flat or in class subfolders)')
+      raise UserError(f'dataset.split: {name!r} has no split {base!r}; {fix}.')
 
 
 def _decode_records(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, np.ndarray]:
@@ -316,7 +320,7 @@ def _load_prepared(name: str, split: str, data_dir: str | None,
   unknown = (
       f"dataset.name: unknown dataset {name!r}; use 'digits', 'ring8', 'grid25', the name of a "
       'TFDS image dataset (see tfds.list_builders()) prepared in dataset.data_dir, or '
-      "'folder:/path/to/images'")
+      "'folder:/path/to/images' or 'idx:/path/to/idx_files'")
   if not _TFDS_NAME.fullmatch(name):
     raise UserError(unknown + '.')
   try:
@@ -356,10 +360,12 @@ def _load_prepared(name: str, split: str, data_dir: str | None,
       resolution=resolution, reader=reader)
 
 
-def _load_folder(name: str, split: str, data_dir: str | None,
-                 resolution: int | None) -> Dataset:
-  """A folder of images (`folder.py`), prepared once per folder state, read lazily."""
-  builder = folder.folder_builder(name, data_dir, resolution)
+def _load_local(name: str, split: str, data_dir: str | None,
+                resolution: int | None) -> Dataset:
+  """A folder of images (`folder.py`) or a directory of IDX files (`idx.py`), prepared once per
+  file state, read lazily."""
+  make_builder = folder.folder_builder if name.startswith(folder.PREFIX) else idx.idx_builder
+  builder = make_builder(name, data_dir, resolution)
   _check_split(builder, name, split)
   features = builder.info.features
   has_labels = "label" in features
@@ -427,8 +433,9 @@ def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None
   """Opens one split of a dataset for random-access, preprocessed reads.
 
   'digits', 'ring8' and 'grid25' are prepared into `data_dir` on first use (fast and harmless on
-  later calls) and held in memory; 'folder:/path' is a folder of PNG/JPEG images prepared into
-  `data_dir` once per folder state (`folder.py`); any other name must be a TFDS image dataset
+  later calls) and held in memory; 'folder:/path' is a folder of PNG/JPEG images (`folder.py`) and
+  'idx:/path' a directory of MNIST-format files (`idx.py`), prepared into `data_dir` once per file
+  state; any other name must be a TFDS image dataset
   already prepared as ArrayRecord in `data_dir`; both read lazily and never downloaded.
 
   Args:
@@ -450,8 +457,8 @@ def load_dataset(name: str, *, split: str = 'train', data_dir: str | None = None
   _check_resolution(resolution)
   if data_dir is not None:
     data_dir = os.path.expanduser(os.fspath(data_dir))
-  if name.startswith(folder.PREFIX):
-    return _load_folder(name, split, data_dir, resolution)
+  if name.startswith((folder.PREFIX, idx.PREFIX)):
+    return _load_local(name, split, data_dir, resolution)
   if name in builders.BUILDERS:
     return _load_embedded(name, split, data_dir, resolution)
   if name in builders.TWO_DOMAIN_DATASETS or name in builders.DOMAIN_DATASETS:

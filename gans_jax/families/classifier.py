@@ -13,6 +13,7 @@ the step is the same algorithm, with different dropout masks than on one.
 
 import json
 import os
+import re
 from typing import Callable, NamedTuple
 
 import flax
@@ -24,6 +25,7 @@ import optax
 import orbax.checkpoint as ocp
 
 from gans_jax.configs import base_config, require
+from gans_jax.data.idx import FASHION_MNIST
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.nets.classifier import Classifier as ClassifierNet
@@ -68,9 +70,42 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           f"must be in [0, 1), got {config.model.dropout}")
 
 
+# The experiment that trains the classifier of a dataset, where one exists (else classifier_digits.py
+# with the dataset's name and resolution as overrides).
+CLASSIFIER_EXPERIMENTS = {
+    "digits": "experiments/classifier_digits.py",
+    FASHION_MNIST: "experiments/classifier_fashion.py",
+}
+
+
+def default_classifier_dir(dataset_name: str) -> str:
+  """runs/classifier_<dataset>; for 'idx:/a/b' and 'folder:/a/b', runs/classifier_idx_b and
+  runs/classifier_folder_b (the directory's name; classifier.json records the whole path)."""
+  kind, sep, path = dataset_name.partition(":")
+  if sep and kind in ("idx", "folder"):
+    base = re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(os.path.normpath(path))).strip("_")
+    return os.path.join("runs", f"classifier_{kind}_{base or 'data'}")
+  return os.path.join("runs", f"classifier_{dataset_name}")
+
+
 def classifier_dir(config: ml_collections.ConfigDict) -> str:
-  """Where evaluation finds the dataset's classifier (eval.classifier_dir, or runs/classifier_<dataset>)."""
-  return config.eval.classifier_dir or os.path.join("runs", f"classifier_{config.dataset.name}")
+  """Where evaluation finds the dataset's classifier: eval.classifier_dir, else its default."""
+  return config.eval.classifier_dir or default_classifier_dir(config.dataset.name)
+
+
+def train_command(dataset_name: str, directory: str, resolution: int | None = None) -> str:
+  """The command that trains `dataset_name`'s classifier into `directory`."""
+  known = CLASSIFIER_EXPERIMENTS.get(dataset_name)
+  overrides = ""
+  if known is None:
+    known = CLASSIFIER_EXPERIMENTS["digits"]
+    overrides = f" --config.dataset.name={dataset_name}"
+    if resolution is not None:
+      overrides += f" --config.dataset.resolution={resolution}"
+  # launch.py's default workdir is runs/<experiment file name>.
+  default_workdir = os.path.join("runs", os.path.splitext(os.path.basename(known))[0])
+  workdir = "" if os.path.normpath(directory) == default_workdir else f" --workdir {directory}"
+  return f"python launch.py --config {known}{overrides}{workdir}"
 
 
 def _module(meta: dict) -> ClassifierNet:
@@ -97,6 +132,9 @@ class Classifier(base.Family):
     if dataset.kind != "image" or not dataset.num_classes:
       raise UserError(f"dataset.name: {dataset.name!r} has no image labels to train a "
                       "classifier on")
+    # The test split its accuracy is measured on, opened now so that a dataset without one fails
+    # before the first step rather than after training.
+    self.test_dataset = base.load_config_dataset(config, split="test")
     m = config.model
     self.meta = {"dataset": config.dataset.name, "resolution": int(dataset.example_shape[0]),
                  "channels": int(dataset.example_shape[-1]),
@@ -145,7 +183,7 @@ class Classifier(base.Family):
 
   def _accuracies(self, params) -> dict:
     apply_fn = jax.jit(lambda v, im: self.net.apply(v, im))
-    test = base.load_config_dataset(self.config, split="test").all()
+    test = self.test_dataset.all()
     train = self.dataset.all()
     return {"train_accuracy": accuracy(apply_fn, params, train["x"], train["y"]),
             "test_accuracy": accuracy(apply_fn, params, test["x"], test["y"])}
@@ -166,16 +204,15 @@ class Classifier(base.Family):
     return meta
 
 
-def load_classifier(directory: str, dataset_name: str | None = None) -> LoadedClassifier:
-  """Loads a classifier exported at the end of training; UserError with the command if absent."""
+def load_classifier(directory: str, dataset_name: str | None = None, *,
+                    resolution: int | None = None) -> LoadedClassifier:
+  """Loads a classifier exported at the end of training; UserError with the command that trains
+  it (at `resolution`, the scored images' side) if absent."""
   meta_path = os.path.join(directory, META_FILE)
   if not os.path.exists(meta_path):
-    name = dataset_name or "<dataset>"
-    override = "" if name == "digits" else f" --config.dataset.name={name}"
     raise UserError(
         f"eval.classifier_dir: no trained classifier in {directory}; train it with: "
-        f"python launch.py --config experiments/classifier_digits.py{override} "
-        f"--workdir {directory}")
+        f"{train_command(dataset_name or '<dataset>', directory, resolution)}")
   with open(meta_path) as f:
     meta = json.load(f)
   if dataset_name and meta["dataset"] != dataset_name:

@@ -274,7 +274,8 @@ def _label_classifier(config: ml_collections.ConfigDict, dataset) -> Callable:
   if dataset.kind != "image" or not dataset.num_classes:
     raise UserError(f"loss.disentangle: needs a labelled image dataset; {dataset.name!r} "
                     "has no class labels")
-  clf = load_classifier(classifier_dir(config), config.dataset.name)
+  clf = load_classifier(classifier_dir(config), config.dataset.name,
+                        resolution=config.dataset.resolution)
   if config.model.z_dim < clf.num_classes:
     raise UserError(f"loss.disentangle: ties z[:, :{clf.num_classes}] to the classes, so "
                     f"model.z_dim must be >= {clf.num_classes}, got {config.model.z_dim}")
