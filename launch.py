@@ -10,6 +10,7 @@ workdir's newest checkpoint that restores; the fields that change what the saved
 state means (model, loss and optimizer names, dataset) must stay the same.
 """
 
+import difflib
 import os
 import re
 import signal
@@ -105,14 +106,28 @@ def _has_field(config, path: str) -> bool:
   return True
 
 
+def _field_paths(config, prefix: str = "") -> list:
+  """Every dotted field name of `config` ('train.num_steps', ...)."""
+  paths = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      paths += _field_paths(value, f"{prefix}{key}.")
+    else:
+      paths.append(f"{prefix}{key}")
+  return paths
+
+
 def _unknown_override(argv) -> str:
-  """The message for the first `--config.a.b=v` naming a field the loaded config lacks."""
+  """The message for the first `--config.a.b=v` naming a field the loaded config lacks, with the
+  closest existing field when one is close."""
   config = flags.FLAGS["config"].parser.config
   for arg in argv:
     match = re.match(r"--?(?:no)?config\.([^=\[]+)", arg)
     if match and config is not None and not _has_field(config, match.group(1)):
-      return (f"{arg}: the config has no field {match.group(1)}; the config file lists its "
-              "fields (overrides cannot add new ones)")
+      close = difflib.get_close_matches(match.group(1), _field_paths(config), n=1, cutoff=0.6)
+      hint = f"; did you mean {close[0]}?" if close else ""
+      return (f"{arg}: the config has no field {match.group(1)}{hint} (the config file lists its "
+              "fields; overrides cannot add new ones)")
   return ""
 
 

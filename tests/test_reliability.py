@@ -341,6 +341,8 @@ LAUNCH_ERRORS = {
                                      False, ["--config {tmp}/nope.py", "no such file"]),
     "unknown_override": ([*MLP, "--config.train.no_such_field=3"], False,
                          ["--config.train.no_such_field=3", "train.no_such_field"]),
+    "misspelt_override": ([*MLP, "--config.train.num_step=3"], False,
+                          ["--config.train.num_step=3", "did you mean train.num_steps?"]),
     "data_dir_is_a_file": ([*MLP, "--config.dataset.data_dir={file}"], False,
                            ["dataset.data_dir", "{file}"]),
     "data_dir_cannot_be_created": ([*MLP, "--config.dataset.data_dir={file}/tfds"], False,
