@@ -61,7 +61,8 @@ import numpy as np
 
 from gans_jax import latents, plots
 from gans_jax.errors import UserError
-from gans_jax.evaluate import _write_json, restore_latest
+from gans_jax.atomic import atomic_path, write_json
+from gans_jax.evaluate import restore_latest
 from gans_jax.families.base import load_config_dataset, step_of
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 
@@ -242,7 +243,8 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   # 2. The direction: saved, and measured on new latents.
   direction = np.asarray(latents.edit_direction(path.swapaxes(0, 1)))
-  np.save(os.path.join(workdir, DIRECTION_FILE), direction)
+  with atomic_path(os.path.join(workdir, DIRECTION_FILE), ".npy") as tmp:
+    np.save(tmp, direction)
   results["direction_source"] = "this run"
   if loaded_direction is not None:
     direction = loaded_direction
@@ -281,7 +283,7 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
         config, real_test, workdir, family, state, target, classify, render, rows,
         lambda z: _batched(lambda dd: ascend(state, dd, None), batch, z)))
 
-  _write_json(os.path.join(workdir, "edit.json"), results)
+  write_json(os.path.join(workdir, "edit.json"), results)
   width = max(map(len, results)) + 2
   for name, value in results.items():
     print(f"{name:<{width}}{value:>12.4f}" if isinstance(value, float) else

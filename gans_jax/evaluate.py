@@ -18,7 +18,6 @@ fid_class_c, precision_class_c, recall_class_c, accuracy_class_c). `Evaluator` i
 reusable part the training loop calls every `eval_every` steps.
 """
 
-import json
 import os
 
 import jax
@@ -27,6 +26,7 @@ import ml_collections
 import numpy as np
 
 from gans_jax import families, metrics, plots
+from gans_jax.atomic import write_json
 from gans_jax.checkpoint import Checkpointer
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
@@ -284,15 +284,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       r = evaluator(state, key, num, float(psi), full=False)
       sweep.append({"truncation": float(psi), **r})
     sweep.append({"truncation": None, **evaluator(state, key, num, None, full=False)})
-    _write_json(os.path.join(workdir, "truncation.json"), sweep)
+    write_json(os.path.join(workdir, "truncation.json"), sweep)
     plots.save_precision_recall(sweep, os.path.join(workdir, "truncation_pr.png"))
-  _write_json(os.path.join(workdir, "eval.json"), results)
+  write_json(os.path.join(workdir, "eval.json"), results)
   print(_table(results))
   return results
-
-
-def _write_json(path: str, obj) -> None:
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=2)
-  os.replace(tmp, path)

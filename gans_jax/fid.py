@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gans_jax.atomic import atomic_path
 from gans_jax.errors import UserError
 
 # Keys of a statistics file (mu and sigma as pytorch-fid names them).
@@ -98,9 +99,8 @@ def save_stats(path: str, stats: Stats, *, with_features: bool = True) -> None:
                 features=np.str_(stats.space), fingerprint=np.str_(stats.fingerprint))
   if with_features:
     arrays["feats"] = stats.features
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, **arrays)
-  os.replace(tmp, path)
+  with atomic_path(path, ".npz") as tmp:
+    np.savez(tmp, **arrays)
 
 
 def _extractor(spec: str, inception_path: str | None, batch_size: int):

@@ -1,13 +1,14 @@
 """PNG outputs a person looks at: sample grids, 2-D scatter plots, metric curves."""
 
 import math
-import os
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from gans_jax.atomic import atomic_path  # noqa: E402
 
 
 def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:
@@ -25,10 +26,11 @@ def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np
 
 
 def _atomic_savefig(fig, path: str) -> None:
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp, dpi=100, bbox_inches="tight")
-  plt.close(fig)
-  os.replace(tmp, path)
+  try:
+    with atomic_path(path, ".png") as tmp:
+      fig.savefig(tmp, dpi=100, bbox_inches="tight")
+  finally:
+    plt.close(fig)
 
 
 def save_image_grid(images: np.ndarray, path: str, ncols: int | None = None,
@@ -38,9 +40,8 @@ def save_image_grid(images: np.ndarray, path: str, ncols: int | None = None,
   grid = np.repeat(np.repeat(grid, scale, 0), scale, 1)
   if grid.shape[-1] == 1:
     grid = grid[..., 0]
-  tmp = path + ".tmp.png"
-  plt.imsave(tmp, grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1)
-  os.replace(tmp, path)
+  with atomic_path(path, ".png") as tmp:
+    plt.imsave(tmp, grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1)
 
 
 def save_scatter(points: np.ndarray, path: str, reference: np.ndarray | None = None,

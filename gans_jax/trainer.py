@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 
 from gans_jax import families, parallel, plots
+from gans_jax.atomic import write_text
 from gans_jax.checkpoint import BEST_DIR, Checkpointer, SaveError, committed_steps, prepare_workdir
 from gans_jax.configs import CONFIG_FILE, describe_changes, parse_compiler_options, resume_changes
 from gans_jax.data.prefetch import Prefetcher
@@ -195,11 +196,7 @@ def read_rows(path: str, upto_step: int) -> list:
 
 def write_rows(path: str, rows: list) -> None:
   """Rewrites a JSON-lines file atomically."""
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    for r in rows:
-      f.write(json.dumps(r) + "\n")
-  os.replace(tmp, path)
+  write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 class MetricsLog:
@@ -289,13 +286,6 @@ def _log_metrics(metrics, done: int, num_seeds: int, describe: Callable) -> dict
   return {**means, **per_seed}
 
 
-def _write_atomically(path: str, text: str) -> None:
-  """Writes `path` whole or not at all (a crash mid-write leaves the old file)."""
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
-
-
 class _Run:
   """One training run's pieces, built by `train_and_evaluate` and driven by `_loop`."""
 
@@ -343,7 +333,7 @@ class _Run:
     if self.is_main:
       os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
       # Written only now, after the restore: config.json always describes the checkpoints.
-      _write_atomically(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
+      write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
       if changes and restored is not None:
         with open(os.path.join(workdir, "config_changes.jsonl"), "a") as f:
           f.write(json.dumps({"step": self.start, "changes": changes}) + "\n")

@@ -24,6 +24,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from gans_jax.atomic import write_json
 from gans_jax.configs import base_config, require
 from gans_jax.data.idx import FASHION_MNIST
 from gans_jax.errors import UserError
@@ -197,10 +198,7 @@ class Classifier(base.Family):
     meta = {**self.meta, **self._accuracies(state.net.params)}
     with ocp.StandardCheckpointer() as ckptr:
       ckptr.save(os.path.join(os.path.abspath(workdir), "params"), state.net.params, force=True)
-    tmp = os.path.join(workdir, META_FILE + ".tmp")
-    with open(tmp, "w") as f:
-      json.dump(meta, f, indent=2)
-    os.replace(tmp, os.path.join(workdir, META_FILE))
+    write_json(os.path.join(workdir, META_FILE), meta)
     return meta
 
 
