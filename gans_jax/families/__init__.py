@@ -1,7 +1,7 @@
 """The model families, by the name `config.family` selects.
 
 Each is one module with `default_config()`, `check_config(config,
-num_devices=...)` and a `base.Family` subclass (see `gans_jax/families/base.py`
+num_devices=...)` and a `Family` subclass (see `gans_jax/families/interface.py`
 for the interface). Adding a family touches its module, this table, its
 experiment config, its tests and the README's family table.
 """

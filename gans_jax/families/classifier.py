@@ -29,6 +29,7 @@ from gans_jax.configs import base_config, require
 from gans_jax.data.idx import FASHION_MNIST
 from gans_jax.errors import UserError
 from gans_jax.families import base
+from gans_jax.families.interface import Family
 from gans_jax.nets.classifier import Classifier as ClassifierNet
 
 META_FILE = "classifier.json"
@@ -122,7 +123,7 @@ def accuracy(apply_fn, params, x: np.ndarray, y: np.ndarray, batch: int = 500) -
   return correct / len(x)
 
 
-class Classifier(base.Family):
+class Classifier(Family):
   """Softmax cross-entropy on the dataset's labels (no sampler)."""
   name = "classifier"
   progress_keys = ("loss", "accuracy")

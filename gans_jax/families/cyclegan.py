@@ -59,6 +59,7 @@ from gans_jax.configs import base_config, require, require_sections
 from gans_jax.data.builders import TWO_DOMAIN_DATASETS
 from gans_jax.errors import UserError
 from gans_jax.families import base
+from gans_jax.families.interface import Family
 from gans_jax.families.classifier import load_classifier
 from gans_jax.nets.patchgan import PatchGANDiscriminator, score_map_side
 from gans_jax.nets.resnet import ResnetGenerator
@@ -169,7 +170,7 @@ def l1(x, y):
   return jnp.mean(jnp.abs(x - y))
 
 
-class CycleGAN(base.Family):
+class CycleGAN(Family):
   """Two generators, two PatchGAN discriminators, two history pools (module docstring)."""
   name = "cyclegan"
   progress_keys = ("g_adv", "cycle", "d_a", "d_b")

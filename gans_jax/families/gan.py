@@ -27,6 +27,7 @@ from gans_jax import augment, ema, losses, nets
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base, techniques
+from gans_jax.families.interface import Family
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
 from gans_jax.nets import dcgan, improved, mlp, spectral_norm
@@ -285,7 +286,7 @@ def _label_classifier(config: ml_collections.ConfigDict, dataset) -> Callable:
 # ----------------------------------------------------------------------------- the family
 
 
-class GAN(base.Family):
+class GAN(Family):
   """Generator G and discriminator D (see the module docstring)."""
   name = "gan"
   progress_keys = ("d_loss", "g_loss", "gp")

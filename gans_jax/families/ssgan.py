@@ -38,6 +38,7 @@ from gans_jax import losses
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
+from gans_jax.families.interface import Family
 from gans_jax.nets.semi_supervised import NoisyMLPClassifier, SSGANGenerator
 from gans_jax.optim import (check_optimizer_config, constant_then_linear_decay, make_optimizer,
                              optimizer_config)
@@ -155,7 +156,7 @@ def choose_labeled(key: jax.Array, labels: np.ndarray, per_class: int) -> tuple:
 # ----------------------------------------------------------------------------- the family
 
 
-class SSGAN(base.Family):
+class SSGAN(Family):
   """K-class discriminator D and feature-matching generator G (see the module docstring)."""
   name = "ssgan"
   progress_keys = ("d_supervised", "d_unsupervised", "g_loss", "labeled_accuracy")
@@ -176,7 +177,7 @@ class SSGAN(base.Family):
                                             input_noise=m.input_noise,
                                             hidden_noise=m.hidden_noise,
                                             weight_norm=bool(m.get("weight_norm", True)))
-    # Built once: a state's optimizers are static pytree metadata (base.Family.init_state).
+    # Built once: a state's optimizers are static pytree metadata (Family.init_state).
     self.g_tx, self.d_tx = make_ssgan_optimizer(config, "g"), make_ssgan_optimizer(config, "d")
 
   @property

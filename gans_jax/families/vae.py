@@ -30,6 +30,7 @@ from gans_jax import losses, nets
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
+from gans_jax.families.interface import Family
 from gans_jax.nets import dcgan
 from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, reparameterize
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
@@ -141,7 +142,7 @@ def log_likelihood(kind: str, x: jax.Array, decoded: jax.Array, log_scale) -> ja
   return losses.gaussian_log_likelihood(x, decoded, log_scale=log_scale)
 
 
-class VAE(base.Family):
+class VAE(Family):
   """Encoder q(z | x), decoder p(x | z), optional learned Gaussian scale."""
   name = "vae"
   progress_keys = ("loss", "kl", "recon_mse")
