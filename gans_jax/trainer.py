@@ -499,7 +499,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       _loop(run, stop)
     state = run.state()
     if run.is_main and step_of(state) == config.train.num_steps:
-      run.family.finish(run.first_replica(state), workdir)
+      summary = run.family.finish(run.first_replica(state), workdir)
+      numbers = {k: v for k, v in summary.items() if isinstance(v, float)}
+      if numbers:  # e.g. the classifier's test accuracy
+        print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in numbers.items()))
     return state
   except KeyboardInterrupt:
     # The signal only set a flag (see GracefulStop), so the state is the

@@ -229,7 +229,7 @@ def test_vae_eval_writes_image_metrics_and_likelihood_bounds(digits_classifier, 
   assert json.load(open(tmp_path / "eval.json")) == results
 
 
-def test_classifier_family_resumes_exactly(data_dir, tmp_path):
+def test_classifier_family_resumes_exactly(data_dir, tmp_path, capsys):
   def config(steps):
     c = experiment("classifier_digits")
     c.dataset.data_dir, c.dataset.resolution = data_dir, 8
@@ -246,6 +246,8 @@ def test_classifier_family_resumes_exactly(data_dir, tmp_path):
   assert [r["step"] for r in rows] == [2, 4] and "accuracy" in rows[0]
   meta = json.load(open(tmp_path / "full" / "classifier.json"))
   assert 0.0 <= meta["test_accuracy"] <= 1.0
+  # The end of training prints the accuracies classifier.json holds.
+  assert f"test_accuracy {meta['test_accuracy']:.4f}" in capsys.readouterr().out
 
 
 def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_dir, tmp_path):
