@@ -14,6 +14,7 @@ dataset prepared on any machine holds the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import inspect
 
 from etils import epath
@@ -114,6 +115,24 @@ class _PackageBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     # backport, which Python >= 3.9 installs do not have (ModuleNotFoundError while preparing);
     # its own fallback, the defining file, is the same path and needs nothing extra.
     return epath.Path(inspect.getfile(cls))
+
+
+def prepared(make_builder: Callable[[], tfds.core.DatasetBuilder]) -> tfds.core.DatasetBuilder:
+  """`make_builder()`'s builder, prepared first (as array_record, downloading nothing) if it is not.
+
+  When another process prepares the same dataset at the same time (multi-host, parallel tests), the
+  one that renames its complete copy into place second gets FileExistsError and uses the first's.
+  """
+  builder = make_builder()
+  if not builder.is_prepared():
+    try:
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    except FileExistsError:
+      builder = make_builder()
+      if not builder.is_prepared():
+        raise
+  return builder
 
 
 class Digits(_PackageBuilder, skip_registration=True):

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
-from gans_jax.data.builders import _PackageBuilder
+from gans_jax.data.builders import _PackageBuilder, prepared
 from gans_jax.data.preprocess import preprocess_images
 from gans_jax.errors import UserError
 from gans_jax.image_files import IMAGE_EXTENSIONS, list_image_files, read_image, to_uint8
@@ -206,13 +206,5 @@ def folder_builder(spec: str, data_dir: str | None, resolution: int | None) -> I
   root = os.path.expanduser(spec[len(PREFIX):])
   scan = scan_folder(root, resolution)
   config = _FolderConfig(name=config_name(scan), scan=scan)
-  builder = ImageFolder(config=config, data_dir=data_dir, file_format="array_record")
-  if not builder.is_prepared():
-    try:
-      builder.download_and_prepare(
-          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-    except FileExistsError:  # another process prepared the same folder state first
-      builder = ImageFolder(config=config, data_dir=data_dir, file_format="array_record")
-      if not builder.is_prepared():
-        raise
-  return builder
+  return prepared(
+      lambda: ImageFolder(config=config, data_dir=data_dir, file_format="array_record"))

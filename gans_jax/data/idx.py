@@ -30,7 +30,7 @@ import zlib
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gans_jax.data.builders import _PackageBuilder
+from gans_jax.data.builders import _PackageBuilder, prepared
 from gans_jax.data.preprocess import preprocess_images
 from gans_jax.errors import UserError
 from gans_jax.image_files import to_uint8
@@ -230,15 +230,8 @@ def idx_builder(spec: str, data_dir: str | None, resolution: int | None) -> IdxD
   root = os.path.expanduser(spec[len(PREFIX):])
   scan = scan_idx(root, resolution)
   config = _IdxConfig(name=config_name(scan), scan=scan)
-  builder = IdxDataset(config=config, data_dir=data_dir, file_format="array_record")
-  if not builder.is_prepared():
+  make_builder = lambda: IdxDataset(config=config, data_dir=data_dir, file_format="array_record")
+  if not make_builder().is_prepared():
     for _, images_path, labels_path in scan.paths:
       read_split(images_path, labels_path)  # every body checked before TFDS starts writing
-    try:
-      builder.download_and_prepare(
-          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-    except FileExistsError:  # another process prepared the same file state first
-      builder = IdxDataset(config=config, data_dir=data_dir, file_format="array_record")
-      if not builder.is_prepared():
-        raise
-  return builder
+  return prepared(make_builder)

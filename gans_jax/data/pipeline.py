@@ -263,17 +263,8 @@ def _load_embedded(name: str, split: str, data_dir: str | None,
   if name != 'digits' and resolution is not None:
     raise UserError(
         f'dataset.resolution applies to image datasets only; set it to None for {name!r}.')
-  builder = builders.BUILDERS[name](data_dir=data_dir, file_format='array_record')
-  if not builder.is_prepared():
-    try:
-      builder.download_and_prepare(
-          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-    except FileExistsError:
-      # Another process preparing the same data_dir (multi-host) renamed its
-      # complete copy into place first; use that one.
-      builder = builders.BUILDERS[name](data_dir=data_dir, file_format='array_record')
-      if not builder.is_prepared():
-        raise
+  builder = builders.prepared(
+      lambda: builders.BUILDERS[name](data_dir=data_dir, file_format='array_record'))
   _check_split(builder, name, split)
   records = _decode_records(builder, split)
   num_classes = builder.info.features['label'].num_classes
