@@ -15,6 +15,7 @@ from gans_jax import evaluate, families, trainer
 from gans_jax.data import load_dataset
 from gans_jax.errors import UserError
 from gans_jax.families import ssgan
+from gans_jax.nets.semi_supervised import ConvClassifier
 
 
 def tiny(data_dir, num_steps=4):
@@ -134,3 +135,94 @@ def test_ssgan_resumes_exactly_and_eval_writes_accuracies(data_dir, digits_class
   assert 0 <= written["test_accuracy"] <= 1 and 0 <= written["supervised_baseline_accuracy"] <= 1
   assert np.isfinite(written["fid"])
   assert os.path.exists(tmp_path / "full" / "samples" / "step_0000004.png")
+
+
+# ----------------------------------------------------------------------------- arch 'conv'
+
+
+def tiny_conv(data_dir, num_steps=4):
+  config = tiny(data_dir, num_steps)
+  config.model.arch = "conv"
+  config.dataset.resolution = 16
+  config.model.d_width = config.model.g_width = 4
+  config.model.input_noise = config.model.hidden_noise = 0.0  # the paper's CIFAR model
+  return config
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_conv_discriminator_gives_k_logits_and_pooled_2w_features(channels):
+  d = ConvClassifier(num_classes=10, width=4)
+  x = jax.random.uniform(jax.random.PRNGKey(0), (3, 16, 16, channels), minval=-1, maxval=1)
+  variables = d.init(jax.random.PRNGKey(1), x, train=False)
+  rngs = {"noise": jax.random.PRNGKey(2), "dropout": jax.random.PRNGKey(3)}
+  for train in (False, True):
+    logits, features = d.apply(variables, x, train=train, rngs=rngs)
+    chex.assert_shape(logits, (3, 10))
+    chex.assert_shape(features, (3, 8))
+    chex.assert_tree_all_finite((logits, features))
+  # Nine convolutions and the dense layer, each weight-normalised.
+  assert len([k for k in variables["params"] if k.startswith("WeightNorm_")]) == 10
+  with pytest.raises(ValueError, match="side of at least 12"):
+    d.init(jax.random.PRNGKey(1), x[:, :8, :8], train=False)
+
+
+def test_conv_discriminator_is_deterministic_in_inference_and_dropout_draws_its_stream():
+  d = ConvClassifier(num_classes=5, width=4)
+  x = jax.random.uniform(jax.random.PRNGKey(0), (4, 16, 16, 1), minval=-1, maxval=1)
+  variables = d.init(jax.random.PRNGKey(1), x, train=False)
+  apply = lambda drop, noise=0, **kw: d.apply(
+      variables, x, rngs={"dropout": jax.random.PRNGKey(drop),
+                          "noise": jax.random.PRNGKey(noise)}, **kw)[0]
+  infer = d.apply(variables, x, train=False)[0]
+  chex.assert_trees_all_equal(apply(7, train=False), infer)
+  chex.assert_trees_all_equal(apply(8, 9, train=False), infer)
+  chex.assert_trees_all_equal(apply(7), apply(7))
+  chex.assert_trees_all_equal(apply(7, 0), apply(7, 1))  # no Gaussian noise by default
+  assert not np.allclose(apply(7), apply(8))
+  assert not np.allclose(apply(7), infer)
+  # Without dropout (and noise) training mode is the inference function.
+  no_drop = ConvClassifier(num_classes=5, width=4, input_dropout=0.0, hidden_dropout=0.0)
+  chex.assert_trees_all_close(no_drop.apply(variables, x, train=True)[0], infer, atol=1e-6)
+
+
+def test_conv_ssgan_trains_with_finite_losses_resumes_exactly_and_has_a_baseline(data_dir,
+                                                                               tmp_path):
+  full = trainer.train_and_evaluate(tiny_conv(data_dir), str(tmp_path / "full"), progress=False)
+  trainer.train_and_evaluate(tiny_conv(data_dir, 2), str(tmp_path / "resumed"), progress=False)
+  resumed = trainer.train_and_evaluate(tiny_conv(data_dir), str(tmp_path / "resumed"),
+                                       progress=False)
+  chex.assert_trees_all_equal(flax.serialization.to_state_dict(jax.device_get(resumed)),
+                              flax.serialization.to_state_dict(jax.device_get(full)))
+  rows = [json.loads(l) for l in open(tmp_path / "full" / "metrics.jsonl")]
+  assert [r["step"] for r in rows] == [2, 4]
+  for key in ssgan.SSGAN.progress_keys:
+    assert all(np.isfinite(r[key]) for r in rows), key
+  assert "ConvTranspose_1" in full.g.params and "WeightNorm_9" in full.d.params
+  fam = ssgan.SSGAN(tiny_conv(data_dir), load_dataset("digits", data_dir=data_dir,
+                                                      resolution=16))
+  results = fam.eval_metrics(jax.device_get(full), None, None)
+  assert 0 <= results["supervised_baseline_accuracy"] <= 1 and 0 <= results["test_accuracy"] <= 1
+  chex.assert_shape(fam.generate(full, jnp.zeros((2, 8))), (2, 16, 16, 1))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("dataset.resolution", 8, r"^dataset\.resolution: model\.arch='conv' needs square images "
+                              r"of side 16, 32 or 64, got 8; set dataset\.resolution"),
+    ("dataset.resolution", None, r"^dataset\.resolution: model\.arch='conv' needs square"),
+    ("model.d_width", 0, r"^model\.d_width: must be an integer >= 1, got 0"),
+    ("model.hidden_dropout", 1.0, r"^model\.hidden_dropout: must be in \[0, 1\), got 1\.0"),
+    ("model.conv_impl", "fft", r"^model\.conv_impl: 'fft' is not one of auto"),
+])
+def test_bad_conv_fields_are_one_error_naming_the_field(field, value, message, data_dir):
+  config = tiny_conv(data_dir)
+  families.check_config(config)
+  section, name = field.split(".")
+  config[section][name] = value
+  with pytest.raises(UserError, match=message):
+    families.check_config(config)
+
+
+def test_conv_arch_on_points_is_an_error_naming_the_dataset(data_dir):
+  with pytest.raises(UserError, match=r"^dataset\.name: model\.arch='conv' needs images, but "
+                                      r"'ring8' holds points; use a labelled image dataset"):
+    ssgan.SSGAN(tiny_conv(data_dir), load_dataset("ring8", data_dir=data_dir))

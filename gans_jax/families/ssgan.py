@@ -7,6 +7,19 @@ plus the unsupervised real/fake loss on every example
 (`losses.semi_supervised_discriminator_loss`); the generator trains by feature
 matching on the discriminator's last hidden layer (`losses.feature_matching_loss`).
 
+Networks (`model.arch`): 'mlp' is Salimans et al.'s MNIST model (D
+`NoisyMLPClassifier`: dense ReLU layers with Gaussian noise; G dense softplus +
+BatchNorm layers), for the 8x8 digits. 'conv' is their CIFAR-10 / SVHN
+discriminator (section 5; openai/improved-gan train_cifar_feature_matching.py)
+for images of side 16, 32 or 64 (28x28 Fashion-MNIST at dataset.resolution 32),
+greyscale or RGB: D `ConvClassifier`, dropout 0.2 on the input and 0.5 after
+each stride-2 block, weight-normalised 3x3 convolutions of `model.d_width` and
+2 `model.d_width` channels (theirs 96 and 192) with leaky ReLU(0.2), global
+average pooling (the features feature matching matches); G the DCGAN generator
+(`nets.dcgan.DCGANGenerator`, BatchNorm, tanh) of `model.g_width`. The Gaussian
+noise fields apply to both (conv: on the input and after each stride-2 block;
+their CIFAR model has none, so set them to 0 to follow it).
+
 Labels: `dataset.num_labeled` training images, class-balanced, are labelled;
 the subset is drawn in `init_state` from the init key (so from `config.seed`;
 replica i of a multi-seed run has the subset of seed + i) and kept in the state
@@ -16,8 +29,10 @@ subset. Every other training image is used without its label.
 Each step draws `train.labeled_batch_size` examples (with replacement) from the
 labelled subset and `train.batch_size` from the unlabelled rest, per example
 from ``fold_in(key, global example index)`` as the GAN family does. The
-discriminator's Gaussian noise draws from ``fold_in(step key, device index)``:
-on N devices the step is the same algorithm with other noise than on one.
+discriminator's Gaussian noise draws from ``fold_in(step key, device index)``,
+its dropout (arch 'conv') likewise from ``fold_in(dropout key, device index)``
+with the dropout key ``fold_in(step key, 4)``: on N devices the step is the
+same algorithm with other noise than on one.
 
 `--mode=eval` adds `test_accuracy` (the discriminator's argmax over the K
 classes on the test split), `supervised_baseline_accuracy` (the same network,
@@ -39,11 +54,15 @@ from gans_jax.configs import base_config, require, require_one_of, require_secti
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.families.interface import Family
-from gans_jax.nets.semi_supervised import NoisyMLPClassifier, SSGANGenerator
+from gans_jax.nets.dcgan import CONV_IMPL_CHOICES, DCGANGenerator
+from gans_jax.nets.semi_supervised import ConvClassifier, NoisyMLPClassifier, SSGANGenerator
 from gans_jax.optim import (check_optimizer_config, constant_then_linear_decay, make_optimizer,
                              optimizer_config)
 
-ARCHS = ("mlp",)
+ARCHS = ("mlp", "conv")
+# Image sides of arch 'conv': the DCGAN generator's (8 to 64) with room for D's
+# 3x3 valid convolution after two stride-2 blocks (at least 12).
+CONV_RESOLUTIONS = (16, 32, 64)
 
 
 @flax.struct.dataclass
@@ -73,7 +92,12 @@ def default_config() -> ml_collections.ConfigDict:
   config.model.d_hidden = (500, 250, 250)
   config.model.input_noise = 0.6      # Gaussian std on the [-1, 1] input (0.3 on [0, 1] in the paper)
   config.model.hidden_noise = 0.5
-  config.model.weight_norm = True     # weight-normalised dense layers in D (Salimans & Kingma 2016)
+  config.model.weight_norm = True     # weight-normalised D layers (Salimans & Kingma 2016)
+  config.model.d_width = 32           # conv: D's first-block channels (2x after); 96 in the paper
+  config.model.g_width = 32           # conv: channels of the DCGAN generator's last stage
+  config.model.input_dropout = 0.2    # conv: dropout rate on D's input
+  config.model.hidden_dropout = 0.5   # conv: dropout rate after each of D's stride-2 blocks
+  config.model.conv_impl = "auto"     # conv: G's 4x4 stride-2 transposed convs (nets.dcgan)
 
   config.loss = ml_collections.ConfigDict()
   config.loss.unsupervised_weight = 1.0
@@ -97,6 +121,8 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require(m.z_dim >= 1, "model.z_dim", f"must be >= 1, got {m.z_dim}")
   for field in ("input_noise", "hidden_noise"):
     require(m[field] >= 0, f"model.{field}", f"must be >= 0, got {m[field]}")
+  if m.arch == "conv":
+    _check_conv_config(config)
   require(config.loss.unsupervised_weight >= 0, "loss.unsupervised_weight",
           f"must be >= 0, got {config.loss.unsupervised_weight}")
   num_labeled = config.dataset.get("num_labeled", None)
@@ -111,6 +137,21 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   check_optimizer_config(config.optimizer.d, "optimizer.d")
   decay_start = config.optimizer.get("decay_start", 1.0)
   require(0 <= decay_start <= 1, "optimizer.decay_start", f"must be in [0, 1], got {decay_start}")
+
+
+def _check_conv_config(config: ml_collections.ConfigDict) -> None:
+  """The fields of arch 'conv' (widths, dropout rates, conv_impl, the image side)."""
+  m = config.model
+  for field in ("d_width", "g_width"):
+    require(isinstance(m[field], int) and m[field] >= 1, f"model.{field}",
+            f"must be an integer >= 1, got {m[field]!r}")
+  for field in ("input_dropout", "hidden_dropout"):
+    require(0 <= m[field] < 1, f"model.{field}", f"must be in [0, 1), got {m[field]}")
+  require_one_of(config, "model.conv_impl", CONV_IMPL_CHOICES)
+  res = config.dataset.resolution
+  require(res in CONV_RESOLUTIONS, "dataset.resolution",
+          f"model.arch='conv' needs square images of side 16, 32 or 64, got {res!r}; "
+          "set dataset.resolution (e.g. 32 for 28x28 Fashion-MNIST) or use model.arch='mlp'")
 
 
 def make_ssgan_optimizer(config: ml_collections.ConfigDict, name: str) -> optax.GradientTransformation:
@@ -163,20 +204,18 @@ class SSGAN(Family):
 
   def __init__(self, config, dataset, axis_name=None):
     super().__init__(config, dataset, axis_name)
+    if config.model.arch == "conv" and dataset.kind != "image":
+      raise UserError(f"dataset.name: model.arch='conv' needs images, but {dataset.name!r} "
+                      f"holds {dataset.kind}; use a labelled image dataset (e.g. 'digits' at "
+                      "dataset.resolution 16, or Fashion-MNIST at 32)")
     if dataset.kind != "image" or not dataset.num_classes:
       raise UserError(f"dataset.name: the ssgan family needs a labelled image dataset; "
                       f"{dataset.name!r} has no image labels")
     self.k = int(dataset.num_classes)
     self.labels = np.asarray(dataset.all()["y"]).astype(np.int32)
     self.per_class = labeled_split_sizes(self.labels, int(config.dataset.num_labeled), self.k)
-    m = config.model
-    self.z_dim = int(m.z_dim)
-    self.generator = SSGANGenerator(out_shape=tuple(dataset.example_shape),
-                                    hidden=tuple(m.g_hidden), axis_name=axis_name)
-    self.discriminator = NoisyMLPClassifier(num_classes=self.k, hidden=tuple(m.d_hidden),
-                                            input_noise=m.input_noise,
-                                            hidden_noise=m.hidden_noise,
-                                            weight_norm=bool(m.get("weight_norm", True)))
+    self.z_dim = int(config.model.z_dim)
+    self.generator, self.discriminator = build_networks(config.model, dataset, self.k, axis_name)
     # Built once: a state's optimizers are static pytree metadata (Family.init_state).
     self.g_tx, self.d_tx = make_ssgan_optimizer(config, "g"), make_ssgan_optimizer(config, "d")
 
@@ -249,6 +288,28 @@ class SSGAN(Family):
     return {"test_accuracy": self.test_accuracy(state.d.params)}
 
 
+def build_networks(m: ml_collections.ConfigDict, dataset, num_classes: int,
+                   axis_name: str | None = None) -> tuple:
+  """(generator, discriminator) of `model.arch` (`m` is config.model) for `dataset`'s images."""
+  shape = tuple(dataset.example_shape)
+  weight_norm = bool(m.get("weight_norm", True))
+  if m.arch == "mlp":
+    return (SSGANGenerator(out_shape=shape, hidden=tuple(m.g_hidden), axis_name=axis_name),
+            NoisyMLPClassifier(num_classes=num_classes, hidden=tuple(m.d_hidden),
+                               input_noise=m.input_noise, hidden_noise=m.hidden_noise,
+                               weight_norm=weight_norm))
+  if shape[0] != shape[1] or shape[0] not in CONV_RESOLUTIONS:
+    raise UserError(f"dataset.resolution: model.arch='conv' needs square images of side "
+                    f"16, 32 or 64, but {dataset.name!r} has {shape[0]}x{shape[1]}; set it")
+  g = DCGANGenerator(resolution=shape[0], channels=shape[-1], width=int(m.g_width),
+                     axis_name=axis_name, conv_impl=m.conv_impl)
+  d = ConvClassifier(num_classes=num_classes, width=int(m.d_width),
+                     input_dropout=m.input_dropout, hidden_dropout=m.hidden_dropout,
+                     input_noise=m.input_noise, hidden_noise=m.hidden_noise,
+                     weight_norm=weight_norm)
+  return g, d
+
+
 def base_init_key(seed: int) -> jax.Array:
   """The init key the trainer gives `init_state` for `seed` (`trainer.seed_keys`)."""
   return jax.random.split(jax.random.PRNGKey(seed), 3)[0]
@@ -257,6 +318,18 @@ def base_init_key(seed: int) -> jax.Array:
 def _d_keys(key: jax.Array, axis_name: str | None) -> jax.Array:
   """Noise keys of the discriminator's passes: one fold per device (see module docstring)."""
   return jax.random.fold_in(key, jax.lax.axis_index(axis_name)) if axis_name else key
+
+
+def _d_rngs(key: jax.Array, k_noise: jax.Array, axis_name: str | None) -> list:
+  """The RNG streams of the step's three discriminator passes: [{'noise', 'dropout'}] * 3.
+
+  `key` is the step key, `k_noise` the noise key split from it. The dropout
+  key is ``fold_in(key, 4)``, apart from the step's four split keys, so the
+  draws of arch 'mlp' (which has no dropout) are those it had without it.
+  """
+  noise = jax.random.split(_d_keys(k_noise, axis_name), 3)
+  dropout = jax.random.split(_d_keys(jax.random.fold_in(key, 4), axis_name), 3)
+  return [{"noise": n, "dropout": d} for n, d in zip(noise, dropout)]
 
 
 def _draw_from(pool: jax.Array, key: jax.Array, offset, num: int) -> jax.Array:
@@ -276,12 +349,13 @@ def _make_step(fam: SSGAN, num_shards: int) -> Callable:
   def step(state: SSGANState, data, key):
     offset_l = base.device_offset(fam.axis_name, lbatch)
     offset = base.device_offset(fam.axis_name, batch)
-    k_lab, k_unl, k_z, k_noise = jax.random.split(base.step_key(key, state.step), 4)
+    skey = base.step_key(key, state.step)
+    k_lab, k_unl, k_z, k_noise = jax.random.split(skey, 4)
     lab_idx = _draw_from(state.labeled_idx, k_lab, offset_l, lbatch)
     x_lab, y_lab = data["x"][lab_idx], data["y"][lab_idx]
     x_unl = data["x"][_draw_from(state.unlabeled_idx, k_unl, offset, batch)]
     z = base.normal_per_example(k_z, offset, batch, fam.z_dim)
-    noise = jax.random.split(_d_keys(k_noise, fam.axis_name), 3)
+    rngs = _d_rngs(skey, k_noise, fam.axis_name)
     real = jnp.concatenate([x_lab, x_unl])
     labels = jnp.concatenate([y_lab, jnp.zeros((batch,), y_lab.dtype)])
     mask = jnp.concatenate([jnp.ones((lbatch,), bool), jnp.zeros((batch,), bool)])
@@ -290,8 +364,8 @@ def _make_step(fam: SSGAN, num_shards: int) -> Callable:
     fake = jax.lax.stop_gradient(fake)
 
     def d_loss(params):
-      real_logits, _ = D.apply({"params": params}, real, rngs={"noise": noise[0]})
-      fake_logits, _ = D.apply({"params": params}, fake, rngs={"noise": noise[1]})
+      real_logits, _ = D.apply({"params": params}, real, rngs=rngs[0])
+      fake_logits, _ = D.apply({"params": params}, fake, rngs=rngs[1])
       sup = losses.semi_supervised_classification_loss(real_logits, labels, mask)
       unsup = losses.semi_supervised_unsupervised_loss(real_logits, fake_logits)
       acc = jnp.mean(jnp.argmax(real_logits[:lbatch], -1) == y_lab)
@@ -303,12 +377,12 @@ def _make_step(fam: SSGAN, num_shards: int) -> Callable:
     g_state = state.g.replace(batch_stats=g_stats)
     # The same noise on the real and the generated batch (common random
     # numbers): the feature means then differ by the images, not by the noise.
-    _, real_features = D.apply({"params": d.params}, x_unl, rngs={"noise": noise[2]})
+    _, real_features = D.apply({"params": d.params}, x_unl, rngs=rngs[2])
     real_features = jax.lax.stop_gradient(real_features)
 
     def g_loss(params):
       gen, stats = base.apply_train(G, g_state, (z,), params)
-      _, fake_features = D.apply({"params": d.params}, gen, rngs={"noise": noise[2]})
+      _, fake_features = D.apply({"params": d.params}, gen, rngs=rngs[2])
       # Feature means are per device here; exact across devices only on one.
       return losses.feature_matching_loss(real_features, fake_features), stats
 
@@ -329,12 +403,15 @@ def _train_supervised(fam: SSGAN, labeled_idx: jax.Array, init_key: jax.Array) -
   d_key = jax.random.split(init_key, 3)[1]  # the SSGAN run's discriminator init
 
   def step(labeled_idx, d, step_idx):
-    k_lab, k_noise = jax.random.split(jax.random.fold_in(init_key, step_idx))
+    skey = jax.random.fold_in(init_key, step_idx)
+    k_lab, k_noise = jax.random.split(skey)
+    # Dropout from a fold of the step key apart from its two split keys, as in _d_rngs.
+    rngs = {"noise": k_noise, "dropout": jax.random.fold_in(skey, 2)}
     idx = _draw_from(labeled_idx, k_lab, 0, lbatch)
     x, y = data["x"][idx], data["y"][idx]
 
     def loss(params):
-      logits, _ = D.apply({"params": params}, x, rngs={"noise": k_noise})
+      logits, _ = D.apply({"params": params}, x, rngs=rngs)
       return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
 
     return d.apply_gradients(grads=jax.grad(loss)(d.params)), None
