@@ -5,8 +5,13 @@ layer whose activations feed FID/KID/precision-recall and whose softmax feeds th
 trained on the 60,000 Fashion-MNIST training images at 32x32 (Xiao, Rasul & Vollgraf 2017,
 arXiv:1708.07747), read from Debian's dataset-fashion-mnist (`apt-get install
 dataset-fashion-mnist`) or any directory of the four IDX files (--config.dataset.name=idx:DIR).
-Goal: test accuracy >= 0.92 on the 10,000 test images. Evaluation finds it in
-runs/classifier_fashion (the *_fashion experiments set config.eval.classifier_dir to it).
+Evaluation finds it in runs/classifier_fashion (the *_fashion experiments set
+config.eval.classifier_dir to it).
+
+Measured (seed 0, these defaults): test accuracy 0.9154 on the 10,000 test images, train accuracy
+0.9815 — below the 0.92 the real-data issue asks for (the network overfits with a constant learning
+rate). 6,000 steps: 3.7-3.8 steps/s on the 2-core CPU while it had it nearly to itself (about 27
+min for the run); the measured run took 42 min 28 s because other jobs shared the CPU.
 
   python launch.py --config experiments/classifier_fashion.py
 """

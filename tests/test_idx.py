@@ -169,3 +169,29 @@ def test_an_idx_dataset_trains_and_resumes_exactly(tmp_path, resident):
                               jax.tree.leaves(jax.device_get(full)))
   rows = [json.loads(l) for l in open(tmp_path / "resumed" / "metrics.jsonl")]
   assert [r["step"] for r in rows] == [2, 4] and np.isfinite(rows[-1]["d_loss"])
+
+
+FASHION_EXPERIMENTS = sorted(
+    os.path.basename(p)[:-3] for p in os.listdir(os.path.join(ROOT, "experiments"))
+    if p.endswith("_fashion.py"))
+
+
+@pytest.mark.parametrize("name", [n for n in FASHION_EXPERIMENTS
+                                  if experiment(n).get("family", "gan") != "gan"])
+def test_every_non_gan_fashion_experiment_trains_on_a_tiny_idx_set(name, tmp_path):
+  """The Fashion-MNIST configs of the other families, shrunk, on a tiny IDX set in place of the
+  Debian package's files (the GAN ones run in test_train.py's every-experiment test)."""
+  config = experiment(name)
+  assert config.dataset.name == idx.FASHION_MNIST and config.dataset.resolution == 32
+  root = str(tmp_path / "mnist")
+  tiny_mnist(root, num_classes=10)
+  config.dataset.name, config.dataset.data_dir = f"idx:{root}", str(tmp_path / "tfds")
+  config.dataset.resolution = 8
+  for field in ("width", "g_width", "d_width", "e_width"):
+    if field in config.model:
+      config.model[field] = 8
+  config.train.num_steps, config.train.batch_size = 2, 8
+  config.log_every = config.sample_every = config.checkpoint_every = 2
+  trainer.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
+  rows = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
+  assert [r["step"] for r in rows] == [2] and all(np.isfinite(v) for v in rows[0].values())

@@ -1,0 +1,50 @@
+"""VAE on Fashion-MNIST at 32x32 (Kingma & Welling 2014, arXiv:1312.6114).
+
+experiments/vae.py's model at 32x32: a conv encoder to a diagonal Gaussian over 32 latents, a
+DCGAN-generator decoder, a Gaussian likelihood on [-1, 1] pixels with a fixed sigma = exp(-0.5),
+Adam(1e-3), 4,000 steps of 64. --mode=eval reports the sample FID in
+experiments/classifier_fashion.py's features, the test ELBO and the importance-weighted bound
+(Burda et al. 2016).
+
+Measured (seed 0, 5,000 samples; docs/real_data.md): FID 454.98 against a train-vs-test floor of 1.91
+in those features, precision 0.564, recall 0.632, test ELBO -500.2 nats, importance-weighted bound
+-492.9 (k = 100), recon_mse 0.025; 4,000 steps in 224 s on the 2-core CPU.
+
+  python launch.py --config experiments/vae_fashion.py
+  python launch.py --config experiments/vae_fashion.py --mode=eval   # needs runs/classifier_fashion
+"""
+
+from gans_jax.data.idx import FASHION_MNIST
+from gans_jax.families.vae import default_config
+
+
+def get_config():
+  config = default_config()
+
+  # Data
+  config.dataset.name = FASHION_MNIST
+  config.dataset.resolution = 32
+
+  # Networks
+  config.model.arch = "dcgan"
+  config.model.z_dim = 32
+  config.model.e_width = 32
+  config.model.g_width = 32
+  config.model.e_norm = "batch"
+
+  # Objective
+  config.loss.likelihood = "gaussian"
+  config.loss.log_scale = -0.5
+  config.loss.learn_scale = False
+  config.loss.beta = 1.0
+
+  # Schedule
+  config.train.num_steps = 4000
+  config.train.batch_size = 64
+  config.log_every = 100
+  config.sample_every = 1000
+  config.checkpoint_every = 1000
+
+  # Evaluation: in the Fashion-MNIST classifier's features
+  config.eval.classifier_dir = "runs/classifier_fashion"
+  return config
