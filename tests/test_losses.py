@@ -616,6 +616,9 @@ _ELEMENTWISE_CASES = (
      lambda f: 0.5 * (np.float64(f) - 1.0)**2),
 )
 _PAIR_CASES = tuple(c for c in _ELEMENTWISE_CASES if c[3] is not None)
+# Tests are parameterised by case name: a test id holding the lambdas' reprs (memory addresses)
+# differs between pytest-xdist workers, which then refuse to run.
+_CASES_BY_NAME = {c[0]: c for c in _ELEMENTWISE_CASES}
 _REDUCIBLE_LOSSES = tuple(_NP_REFERENCES) + ("semi_supervised_unsupervised_loss",)
 
 
@@ -639,8 +642,9 @@ class ReductionTest(chex.TestCase):
   """The per-example form of every adversarial loss, against NumPy."""
 
   @chex.variants(with_jit=True, without_jit=True)
-  @parameterized.product(case=_ELEMENTWISE_CASES, shapes=_SHAPES[:2])
+  @parameterized.product(case=tuple(_CASES_BY_NAME), shapes=_SHAPES[:2])
   def test_none_is_the_elementwise_numpy_formula(self, case, shapes):
+    case = _CASES_BY_NAME[case]
     _, shape, _ = shapes
     real, fake = _normal(shape, 80), _normal(shape, 81)
     loss = self.variant(_case_fn(case, reduction="none"))(real, fake)
@@ -650,8 +654,9 @@ class ReductionTest(chex.TestCase):
                                rtol=1e-5, atol=1e-6)
 
   @chex.variants(with_jit=True, without_jit=True)
-  @parameterized.product(case=_ELEMENTWISE_CASES, shapes=_SHAPES[:2])
+  @parameterized.product(case=tuple(_CASES_BY_NAME), shapes=_SHAPES[:2])
   def test_mean_and_sum_are_the_mean_and_sum_of_none(self, case, shapes):
+    case = _CASES_BY_NAME[case]
     _, shape, _ = shapes
     real, fake = _normal(shape, 82), _normal(shape, 83)
     per_element = np.float64(
@@ -665,9 +670,10 @@ class ReductionTest(chex.TestCase):
     np.testing.assert_array_equal(mean, self.variant(_case_fn(case))(real, fake))
 
   @chex.variants(with_jit=True, without_jit=True)
-  @parameterized.parameters(*_PAIR_CASES)
+  @parameterized.parameters(*(c[0] for c in _PAIR_CASES))
   def test_unequal_batches_sum_each_side_but_cannot_pair_elements(
-      self, *case):
+      self, case):
+    case = _CASES_BY_NAME[case]
     _, real_shape, fake_shape = _SHAPES[2]
     real, fake = _normal(real_shape, 84), _normal(fake_shape, 85)
     _, _, _, real_term, fake_term = case
@@ -724,8 +730,9 @@ class ReductionTest(chex.TestCase):
         fn(x, x)
 
   @chex.variants(with_jit=True, without_jit=True)
-  @parameterized.parameters(*_ELEMENTWISE_CASES)
-  def test_none_has_the_input_dtype(self, *case):
+  @parameterized.parameters(*_CASES_BY_NAME)
+  def test_none_has_the_input_dtype(self, case):
+    case = _CASES_BY_NAME[case]
     real = jnp.asarray(_normal((3, 4, 4, 1), 89), jnp.bfloat16)
     fake = jnp.asarray(_normal((3, 4, 4, 1), 90), jnp.bfloat16)
     loss = self.variant(_case_fn(case, reduction="none"))(real, fake)
