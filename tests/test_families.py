@@ -247,7 +247,8 @@ def test_classifier_family_resumes_exactly(data_dir, tmp_path, capsys):
   meta = json.load(open(tmp_path / "full" / "classifier.json"))
   assert 0.0 <= meta["test_accuracy"] <= 1.0
   # The end of training prints the accuracies classifier.json holds.
-  assert f"test_accuracy {meta['test_accuracy']:.4f}" in capsys.readouterr().out
+  assert (f"final: train_accuracy {meta['train_accuracy']:.4f}, test_accuracy "
+          f"{meta['test_accuracy']:.4f}\n") in capsys.readouterr().out
 
 
 def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_dir, tmp_path):

@@ -195,12 +195,13 @@ class Classifier(Family):
     return self._accuracies(state.net.params)
 
   def finish(self, state, workdir: str) -> dict:
-    """Exports `params/` and classifier.json (what `load_classifier` reads)."""
-    meta = {**self.meta, **self._accuracies(state.net.params)}
+    """Exports `params/` and classifier.json (what `load_classifier` reads); returns the
+    accuracies."""
+    accuracies = self._accuracies(state.net.params)
     with ocp.StandardCheckpointer() as ckptr:
       ckptr.save(os.path.join(os.path.abspath(workdir), "params"), state.net.params, force=True)
-    write_json(os.path.join(workdir, META_FILE), meta)
-    return meta
+    write_json(os.path.join(workdir, META_FILE), {**self.meta, **accuracies})
+    return accuracies
 
 
 def load_classifier(directory: str, dataset_name: str | None = None, *,
