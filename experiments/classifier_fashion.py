@@ -32,9 +32,14 @@ def get_config():
   config.model.feature_dim = 128
   config.model.dropout = 0.3
 
-  # Optimizer (AdamW)
+  # Optimizer (AdamW), cosine decay to 0 over the run
   config.optimizer.learning_rate = 1e-3
   config.optimizer.weight_decay = 1e-4
+  config.optimizer.schedule = "cosine"
+
+  # Augmentation: mirror images and shift them by up to 2 pixels
+  config.augment.policy = "flip,translation"
+  config.augment.translation_ratio = 0.0625
 
   # Schedule
   config.train.num_steps = 6000

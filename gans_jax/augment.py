@@ -15,6 +15,9 @@ per example):
   ``int(ratio * H + 0.5)`` (and W), filling with zeros.
 * ``cutout``: zeros in a square of side ``int(ratio * H + 0.5)`` centred at a
   uniform pixel (clipped at the borders).
+* ``flip``: a left-right mirror with probability 1/2 (not in the reference; the
+  x-flip of Karras et al. 2020's ADA, and the usual augmentation of a
+  classifier on images without a handedness).
 
 Semantics here: `augment` is a pure function of (image, key, policy); the
 caller draws one key per example (``fold_in`` of the example's key, so the
@@ -28,7 +31,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-POLICIES = ("color", "translation", "cutout")
+POLICIES = ("color", "translation", "cutout", "flip")
 
 
 def parse_policy(spec: str) -> tuple:
@@ -79,6 +82,12 @@ def cutout(x: jax.Array, key: jax.Array, ratio: float = 0.5) -> jax.Array:
   return jnp.where(inside[..., None], 0.0, x).astype(x.dtype)
 
 
+def flip(x: jax.Array, key: jax.Array) -> jax.Array:
+  """One image x [H, W, C] mirrored left-right (``out[i, j] = x[i, W - 1 - j]``) with
+  probability 1/2."""
+  return jnp.where(jax.random.bernoulli(key), x[:, ::-1], x)
+
+
 def augment(x: jax.Array, key: jax.Array, policy: Sequence[str], *,
             translation_ratio: float = 0.125, cutout_ratio: float = 0.5) -> jax.Array:
   """One image x [H, W, C] through the transforms of `policy`, in the order given.
@@ -93,6 +102,8 @@ def augment(x: jax.Array, key: jax.Array, policy: Sequence[str], *,
       x = translation(x, k, translation_ratio)
     elif name == "cutout":
       x = cutout(x, k, cutout_ratio)
+    elif name == "flip":
+      x = flip(x, k)
     else:
       raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(POLICIES)}")
   return x

@@ -18,6 +18,7 @@ import re
 import ml_collections
 from ml_collections import config_dict
 
+from gans_jax import augment
 from gans_jax.errors import UserError
 from gans_jax.parallel import BACKENDS
 
@@ -141,6 +142,25 @@ def sibling_experiment(experiment_file: str, name: str) -> ml_collections.Config
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()
+
+
+def augment_config() -> ml_collections.ConfigDict:
+  """The `augment` section (gans_jax/augment.py) of the families that augment images: '' (off) or a
+  comma-separated subset of color, translation, cutout, flip, applied in that order."""
+  return ml_collections.ConfigDict(dict(policy="", translation_ratio=0.125, cutout_ratio=0.5))
+
+
+def check_augment(config: ml_collections.ConfigDict) -> tuple:
+  """The `augment` section's fields; returns the parsed policy."""
+  require_sections(config, "augment")
+  try:
+    policy = augment.parse_policy(config.augment.policy)
+  except ValueError as e:
+    raise UserError(f"augment.policy: {e}") from None
+  for field in ("translation_ratio", "cutout_ratio"):
+    value = config.augment[field]
+    require(0 <= value <= 1, f"augment.{field}", f"must be in [0, 1], got {value}")
+  return policy
 
 
 def require(cond: bool, field: str, message: str) -> None:

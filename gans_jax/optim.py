@@ -37,10 +37,10 @@ def check_optimizer_config(opt, field: str) -> None:
     value = opt.get(beta, 0.0)
     if not 0 <= value < 1:
       raise UserError(f"{field}.{beta}: must be in [0, 1), got {value}")
-  _check_schedule(opt, field)
+  check_schedule(opt, field)
 
 
-def _check_schedule(opt, field: str) -> None:
+def check_schedule(opt, field: str) -> None:
   """The schedule fields (absent in configs written before schedules: constant)."""
   if opt.get("schedule", "constant") not in SCHEDULES:
     raise UserError(f"{field}.schedule: {opt.schedule!r} is not one of {', '.join(SCHEDULES)}")

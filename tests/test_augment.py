@@ -103,5 +103,19 @@ def test_augmentation_passes_gradients_to_the_images():
 
 
 def test_unknown_policy_names_it():
-  with pytest.raises(ValueError, match="'flip'"):
-    augment.parse_policy("color, flip")
+  with pytest.raises(ValueError, match="'zoom'"):
+    augment.parse_policy("color, zoom")
+
+
+def test_flip_mirrors_columns_or_leaves_the_image_for_each_key_about_half_the_time():
+  x = _image(5, shape=(4, 6, 2))
+  mirrored = np.asarray(x)[:, [5, 4, 3, 2, 1, 0]]
+  flipped = 0
+  for seed in range(64):
+    out = np.asarray(augment.augment(x, jax.random.PRNGKey(seed), ("flip",)))
+    if np.array_equal(out, mirrored):
+      flipped += 1
+    else:
+      np.testing.assert_array_equal(out, np.asarray(x))
+  # Binomial(64, 1/2): P(outside [18, 46]) < 1e-3.
+  assert 18 <= flipped <= 46

@@ -24,13 +24,15 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from gans_jax import augment
 from gans_jax.atomic import write_json
-from gans_jax.configs import base_config, require
+from gans_jax.configs import augment_config, base_config, check_augment, require
 from gans_jax.data.idx import FASHION_MNIST
 from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.families.interface import Family
 from gans_jax.nets.classifier import Classifier as ClassifierNet
+from gans_jax.optim import check_schedule, learning_rate_schedule
 
 META_FILE = "classifier.json"
 
@@ -49,7 +51,7 @@ class ClassifierState:
 
 
 def default_config() -> ml_collections.ConfigDict:
-  """The shared skeleton plus the classifier's network and AdamW sections."""
+  """The shared skeleton plus the classifier's network, AdamW and augmentation sections."""
   config = base_config()
   config.family = "classifier"
   config.model = ml_collections.ConfigDict()
@@ -59,6 +61,13 @@ def default_config() -> ml_collections.ConfigDict:
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.learning_rate = 1e-3
   config.optimizer.weight_decay = 1e-4
+  # The learning rate's schedule over train.num_steps (gans_jax.optim.learning_rate_schedule).
+  config.optimizer.schedule = "constant"
+  config.optimizer.warmup_steps = 0
+  config.optimizer.decay_steps = 0
+  config.optimizer.final_scale = 0.0
+  # Augmentation of the training images (gans_jax/augment.py), e.g. 'flip,translation'.
+  config.augment = augment_config()
   return config
 
 
@@ -70,6 +79,8 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           f"must be >= 0, got {config.optimizer.weight_decay}")
   require(0 <= config.model.dropout < 1, "model.dropout",
           f"must be in [0, 1), got {config.model.dropout}")
+  check_schedule(config.optimizer, "optimizer")
+  check_augment(config)
 
 
 # The experiment that trains the classifier of a dataset, where one exists (else classifier_digits.py
@@ -149,8 +160,9 @@ class Classifier(Family):
     return ("x", "y")
 
   def init_fn(self):
-    tx = optax.adamw(self.config.optimizer.learning_rate,
-                     weight_decay=self.config.optimizer.weight_decay)
+    opt = self.config.optimizer
+    lr = learning_rate_schedule(opt, num_steps=int(self.config.train.num_steps))
+    tx = optax.adamw(lr, weight_decay=opt.weight_decay)
     shape = (2,) + tuple(self.dataset.example_shape)
 
     def init(key):
@@ -163,13 +175,20 @@ class Classifier(Family):
   def step_fn(self, *, resident, num_shards=1):
     batch = int(self.config.train.batch_size) // num_shards
     mean = base.device_mean(self.axis_name)
+    aug = self.config.get("augment", augment_config())  # absent in configs saved before it
+    policy = augment.parse_policy(aug.policy)
+    ratios = dict(translation_ratio=float(aug.translation_ratio),
+                  cutout_ratio=float(aug.cutout_ratio))
 
     def step(state, data, key):
       offset = base.device_offset(self.axis_name, batch)
-      k_data, k_drop = jax.random.split(base.step_key(key, state.step))
+      k_step = base.step_key(key, state.step)
+      k_data, k_drop = jax.random.split(k_step)
+      k_aug = jax.random.fold_in(k_step, 2)
       if self.axis_name:
         k_drop = jax.random.fold_in(k_drop, jax.lax.axis_index(self.axis_name))
       x, y = base.draw_batch(data, ("x", "y"), k_data, offset, batch, resident=resident)
+      x = augment.augment_batch(x, base.example_keys(k_aug, offset, batch), policy, **ratios)
 
       def loss_fn(params):
         logits, _ = self.net.apply({"params": params}, x, train=True, rngs={"dropout": k_drop})

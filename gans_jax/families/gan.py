@@ -24,7 +24,8 @@ import numpy as np
 import optax
 
 from gans_jax import augment, ema, losses, nets
-from gans_jax.configs import base_config, require, require_one_of, require_sections
+from gans_jax.configs import (augment_config, base_config, check_augment, require, require_one_of,
+                              require_sections)
 from gans_jax.errors import UserError
 from gans_jax.families import base, techniques
 from gans_jax.families.interface import Family
@@ -157,12 +158,8 @@ def _add_quality_options(config: ml_collections.ConfigDict) -> None:
   # Where loss.gp_weight's penalty is taken: interpolate (WGAN-GP, with
   # gp_target / gp_one_sided) | real (R1) | fake (R2): gp_weight * 1/2 E|grad D|^2.
   config.loss.gp_point = "interpolate"
-  # DiffAugment (gans_jax/augment.py) of every image D sees: '' (off) or a
-  # comma-separated subset of color, translation, cutout.
-  config.augment = ml_collections.ConfigDict()
-  config.augment.policy = ""
-  config.augment.translation_ratio = 0.125
-  config.augment.cutout_ratio = 0.5
+  # DiffAugment (gans_jax/augment.py) of every image D sees.
+  config.augment = augment_config()
 
 
 GP_POINTS = ("interpolate", "real", "fake")
@@ -176,14 +173,7 @@ def _check_quality_options(config: ml_collections.ConfigDict) -> None:
   require(config.model.sn_iterations >= 1, "model.sn_iterations",
           f"must be >= 1, got {config.model.sn_iterations}")
   require_one_of(config, "loss.gp_point", GP_POINTS)
-  try:
-    augment.parse_policy(config.augment.policy)
-  except ValueError as e:
-    raise UserError(f"augment.policy: {e}") from None
-  for field in ("translation_ratio", "cutout_ratio"):
-    value = config.augment[field]
-    require(0 <= value <= 1, f"augment.{field}", f"must be in [0, 1], got {value}")
-  require(not augment.parse_policy(config.augment.policy) or config.model.arch == "dcgan",
+  require(not check_augment(config) or config.model.arch == "dcgan",
           "augment.policy", "augments images; use model.arch='dcgan' (or policy='')")
 
 
