@@ -186,11 +186,14 @@ def test_every_non_gan_fashion_experiment_trains_on_a_tiny_idx_set(name, tmp_pat
   root = str(tmp_path / "mnist")
   tiny_mnist(root, num_classes=10)
   config.dataset.name, config.dataset.data_dir = f"idx:{root}", str(tmp_path / "tfds")
-  config.dataset.resolution = 8
+  # The semi-supervised conv discriminator needs a side of 16 or more.
+  config.dataset.resolution = 16 if config.model.get("arch") == "conv" else 8
   for field in ("width", "g_width", "d_width", "e_width"):
     if field in config.model:
       config.model[field] = 8
   config.train.num_steps, config.train.batch_size = 2, 8
+  if "num_labeled" in config.dataset:
+    config.dataset.num_labeled, config.train.labeled_batch_size = 10, 8
   config.log_every = config.sample_every = config.checkpoint_every = 2
   trainer.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
   rows = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl")]
