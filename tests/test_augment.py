@@ -78,10 +78,10 @@ def test_color_is_brightness_saturation_contrast_of_the_reference():
 def test_real_and_fake_get_independent_draws_of_the_same_transforms():
   # The GAN step augments real images with fold_in(key_i, 1) and fake ones with
   # fold_in(key_i, 2): the same family (here translation), different draws.
-  from gans_jax.families import gan
+  from gans_jax.families import gan, gan_parts
   config = gan.default_config()
   config.augment.policy = "translation"
-  _, aug, _ = gan._quality_fns(config)
+  aug = gan_parts.step_parts(config, lambda: None).augmentation
   x = jnp.stack([_image(3)] * 16)
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(0), i))(jnp.arange(16))
   real, fake = np.asarray(aug(x, keys, 1)), np.asarray(aug(x, keys, 2))

@@ -21,29 +21,19 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
-from gans_jax import augment, ema, losses, nets
+from gans_jax import nets
 from gans_jax.configs import (augment_config, base_config, check_augment, require, require_one_of,
                               require_sections)
 from gans_jax.errors import UserError
-from gans_jax.families import base, techniques
+from gans_jax.families import base, gan_step, techniques
+from gans_jax.families.gan_parts import LOSSES
 from gans_jax.families.interface import Family
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
 from gans_jax.nets import dcgan, improved, mlp, spectral_norm
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
-# (discriminator loss, generator loss) per `config.loss.name`.
-LOSSES = {
-    "minimax": (losses.minimax_discriminator_loss, losses.minimax_generator_loss),
-    "non_saturating": (losses.minimax_discriminator_loss,
-                       losses.non_saturating_generator_loss),
-    "wasserstein": (losses.wasserstein_discriminator_loss, losses.wasserstein_generator_loss),
-    "hinge": (losses.hinge_discriminator_loss, losses.hinge_generator_loss),
-    "least_squares": (losses.least_squares_discriminator_loss,
-                      losses.least_squares_generator_loss),
-}
 ARCHS = ("mlp", "dcgan")
 CONDITIONINGS = ("none", "concat", "projection")
 
@@ -371,196 +361,9 @@ class GAN(Family):
     coordinate k makes a class-k image; y is a function of z, so the prior
     stays N(0, I).
 
-    The ``n_critic`` discriminator updates are unrolled at trace time: on
-    XLA:CPU a ``lax.scan`` over five DCGAN WGAN-GP critic updates was measured
-    9x slower than the unrolled form (issue 3).
+    The step and its parts: gans_jax/families/gan_step.py and gan_parts.py.
     """
-    return _make_step(self, resident=resident, num_shards=num_shards)
-
-
-def _make_step(fam: GAN, *, resident: bool, num_shards: int) -> Callable:
-  config = fam.config
-  d_loss_fn, g_loss_fn = LOSSES[config.loss.name]
-  n_critic = int(config.train.n_critic)
-  batch = int(config.train.batch_size) // num_shards
-  loss_cfg = config.loss
-  real_label = float(loss_cfg.real_label)
-  gp_weight = float(loss_cfg.gp_weight)
-  fm_weight = float(loss_cfg.feature_matching)
-  adv_weight = float(loss_cfg.adversarial_weight)
-  dis_weight = float(loss_cfg.get("disentangle", 0.0))
-  G, D = fam.generator, fam.discriminator
-  mean = base.device_mean(fam.axis_name)
-  label_classifier = fam.label_classifier() if dis_weight > 0 else None
-  conditional = fam.num_classes > 0
-  packed = lambda x: improved.pack(x, int(config.model.pack))  # PacGAN (unconditional only)
-  ha_weight = float(loss_cfg.get("historical_averaging", 0.0))
-  d_params, aug, update_ema = _quality_fns(config)
-  gp_point = loss_cfg.gp_point
-
-  def history_penalty(params, history, name):
-    return ha_weight * losses.historical_averaging_penalty(params, history[name]["mean"])
-
-  def d_loss(real_scores, fake_scores):
-    if d_loss_fn is losses.minimax_discriminator_loss:
-      return d_loss_fn(real_scores, fake_scores, real_label=real_label)
-    return d_loss_fn(real_scores, fake_scores)
-
-  def draw(key, offset, data, i):
-    """(real inputs, generator inputs, per-example penalty keys) for update i.
-
-    Inputs are ``(x,)`` and ``(z,)``, or ``(x, y)`` and ``(z, y_fake)`` with
-    fake labels uniform over the classes for a conditional model.
-    """
-    k_data, k_z, k_gp, k_y = jax.random.split(key, 4)
-    real = base.draw_batch(data, fam.data_keys, k_data, offset, batch, resident=resident,
-                           index=i)
-    g_in = (base.normal_per_example(k_z, offset, batch, fam.z_dim),)
-    if conditional:
-      g_in += (jax.vmap(lambda k: jax.random.randint(k, (), 0, fam.num_classes))(
-          base.example_keys(k_y, offset, batch)),)
-    return real, g_in, base.example_keys(k_gp, offset, batch)
-
-  def penalty(params, real_in, fake_in, gp_keys):
-    # The WGAN-GP penalty with epsilon drawn per example from that example's
-    # key (so it does not depend on the device split), one batched backward.
-    # A conditional critic is penalised at the fake labels (Gulrajani et al.'s
-    # conditional CIFAR-10 model interpolates the images only); R1 at the
-    # real labels, R2 at the fake ones. Inputs are unpacked; D sees packs.
-    critic = lambda labels: lambda x: D.apply({"params": params}, x, *labels, train=True)[0]
-    if gp_point == "real":
-      return losses.r1_penalty(critic(real_in[1:]), packed(real_in[0]))
-    if gp_point == "fake":
-      return losses.r2_penalty(critic(fake_in[1:]), packed(fake_in[0]))
-    real, fake = real_in[0], fake_in[0]
-    eps = jax.vmap(lambda k: jax.random.uniform(k, (1,) * (real.ndim - 1)))(gp_keys)
-    return losses.gradient_norm_penalty(critic(fake_in[1:]),
-                                        packed(eps * real + (1 - eps) * fake),
-                                        target=loss_cfg.gp_target,
-                                        one_sided=loss_cfg.gp_one_sided)
-
-  def d_update(d, g, sn, real, g_in, gp_keys, history):
-    fake, g_stats = base.apply_train(G, g, g_in)
-    fake = jax.lax.stop_gradient(fake)
-    # DiffAugment: independent draws of the same transforms for real and fake.
-    real = (aug(real[0], gp_keys, 1),) + real[1:]
-    fake_in = (aug(fake, gp_keys, 2),) + g_in[1:]
-
-    def loss_fn(raw_params):
-      params, new_sn = d_params(raw_params, sn)
-      (real_scores, _), stats = base.apply_train(D, d, (packed(real[0]),) + real[1:], params)
-      (fake_scores, _), stats = base.apply_train(D, d.replace(batch_stats=stats),
-                                                 (packed(fake_in[0]),) + fake_in[1:], params)
-      adv = d_loss(real_scores, fake_scores)
-      aux = {"d_loss": adv, "d_real": jnp.mean(real_scores), "d_fake": jnp.mean(fake_scores)}
-      total = adv
-      if gp_weight > 0:
-        aux["gp"] = penalty(params, real, fake_in, gp_keys)
-        total = total + gp_weight * aux["gp"]
-      if ha_weight > 0:  # on the parameters themselves, before any normalisation
-        aux["d_historical"] = history_penalty(raw_params, history, "d")
-        total = total + aux["d_historical"]
-      return total, (aux, stats, new_sn)
-
-    grads, (aux, stats, sn) = jax.grad(loss_fn, has_aux=True)(d.params)
-    return d.apply_gradients(grads=mean(grads), batch_stats=stats), g_stats, sn, aux
-
-  def g_update(g, d, sn, real, g_in, keys, history):
-    # D as the generator's pass sees it: normalised weights (vectors not advanced).
-    d = d.replace(params=d_params(d.params, sn)[0])
-    real = (aug(real[0], keys, 1),) + real[1:]
-    real_features = None
-    if fm_weight > 0:
-      (_, real_features), _ = base.apply_train(D, d, (packed(real[0]),) + real[1:])
-      real_features = jax.lax.stop_gradient(real_features)
-
-    def g_objective(params):
-      fake, g_stats = base.apply_train(G, g, g_in, params)
-      # D's BatchNorm statistics are not updated by the generator's pass.
-      (fake_scores, fake_features), _ = base.apply_train(
-          D, d, (packed(aug(fake, keys, 2)),) + g_in[1:])
-      adv = g_loss_fn(fake_scores)
-      total = adv_weight * adv
-      aux = {"g_loss": adv}
-      if fm_weight > 0:
-        # Feature means are per device here; exact across devices only on one.
-        fm = losses.feature_matching_loss(real_features, fake_features)
-        aux["feature_matching"] = fm
-        total = total + fm_weight * fm
-      if dis_weight > 0:
-        logits = label_classifier(fake)
-        labels = jnp.argmax(g_in[0][:, :logits.shape[-1]], axis=-1)
-        ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
-        aux["disentangle"] = ce
-        total = total + dis_weight * ce
-      if ha_weight > 0:
-        aux["g_historical"] = history_penalty(params, history, "g")
-        total = total + aux["g_historical"]
-      return total, (aux, g_stats)
-
-    grads, (aux, g_stats) = jax.grad(g_objective, has_aux=True)(g.params)
-    return g.apply_gradients(grads=mean(grads), batch_stats=g_stats), aux
-
-  def step(state: GANState, data, key):
-    offset = base.device_offset(fam.axis_name, batch)
-    keys = jax.random.split(base.step_key(key, state.step), n_critic + 1)
-    g, d, sn, history = state.g, state.d, state.d_sn, state.history
-    d_metrics = []
-    for i in range(n_critic):
-      real, g_in, gp_keys = draw(keys[i], offset, data, i)
-      d, g_stats, sn, aux = d_update(d, g, sn, real, g_in, gp_keys, history)
-      g = g.replace(batch_stats=g_stats)
-      if ha_weight > 0:
-        history = {**history, "d": techniques.update_history(history["d"], d.params)}
-      d_metrics.append(aux)
-    real, g_in, g_keys = draw(keys[n_critic], offset, data, n_critic - 1)
-    g, g_aux = g_update(g, d, sn, real, g_in, g_keys, history)
-    if ha_weight > 0:
-      history = {**history, "g": techniques.update_history(history["g"], g.params)}
-    metrics = jax.tree.map(lambda *v: jnp.mean(jnp.stack(v)), *d_metrics)
-    metrics.update(g_aux)
-    if config.loss.name == "wasserstein":
-      metrics["w_estimate"] = metrics["d_real"] - metrics["d_fake"]
-    g_ema = update_ema(state.g_ema, g, state.step)
-    return (GANState(step=state.step + 1, g=g, d=d, g_ema=g_ema, d_sn=sn, history=history),
-            mean(metrics))
-
-  return step
-
-
-def _quality_fns(config: ml_collections.ConfigDict) -> tuple:
-  """The step's hooks for the quality options, each the identity when its option is off.
-
-  ``d_params(params, vectors) -> (params D runs with, vectors)``: spectral
-  normalisation; ``aug(x, keys, salt)``: DiffAugment of images x [B, ...],
-  example i from ``fold_in(keys[i], salt)`` (salt 1: real, 2: fake);
-  ``update_ema(average, g, step)``: the generator's moving average after update `step`.
-  """
-  sn_iters = int(config.model.sn_iterations)
-  policy = augment.parse_policy(config.augment.policy)
-  ratios = dict(translation_ratio=float(config.augment.translation_ratio),
-                cutout_ratio=float(config.augment.cutout_ratio))
-  e = config.ema
-
-  def d_params(params, vectors):
-    if not config.model.d_spectral_norm:
-      return params, vectors
-    return spectral_norm.normalize(params, vectors, num_iterations=sn_iters)
-
-  def aug(x, keys, salt):
-    if not policy:
-      return x
-    keys = jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
-    return augment.augment_batch(x, keys, policy, **ratios)
-
-  def update_ema(average, g, step):
-    if e.decay <= 0:
-      return average
-    new = {"params": g.params, "batch_stats": g.batch_stats}
-    return ema.ema_update(average, new, step, float(e.decay), start_step=int(e.start_step),
-                          warmup=bool(e.warmup))
-
-  return d_params, aug, update_ema
+    return gan_step.make_step(self, resident=resident, num_shards=num_shards)
 
 
 def disentanglement(fam: "GAN", state: GANState, classifier, key: jax.Array,
