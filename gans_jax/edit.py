@@ -51,7 +51,6 @@ space actually used). `prior_weight` penalises 1/2 ||D||^2 of the whole
 edited vector.
 """
 
-import functools
 import os
 
 import jax
@@ -120,6 +119,105 @@ def _scale_key(s: float) -> str:
   return f"s{s:g}"
 
 
+class _Editor:
+  """The frozen generator and domain classifier as the compiled functions editing uses.
+
+  Points d are rows of the edited space (`InputSpace`); labels are the requested classes of a
+  conditional generator (None otherwise). Every function runs in batches of `edit.batch_size`.
+  """
+
+  def __init__(self, config, family, state, space: InputSpace, logits_fn, target: int):
+    e = config.edit
+    self.family, self.state, self.space, self.target = family, state, space, target
+    self.batch = int(e.batch_size)
+    self.num_steps = int(e.num_steps)
+
+    @jax.jit
+    def look(state, d, labels):
+      images = space.generate(state, d, labels)
+      logits = logits_fn(images)
+      return images, logits, jax.nn.softmax(logits, axis=-1)
+
+    @jax.jit
+    def ascend(state, d, labels):
+      path = latents.edit_latents(
+          d, lambda dd: space.generate(state, dd, labels), logits_fn, target,
+          step_size=float(e.step_size), num_steps=self.num_steps,
+          keep_others=float(e.keep_others), prior_weight=float(e.prior_weight),
+          objective=e.objective)
+      return path.swapaxes(0, 1)  # batch first, for _batched
+
+    self._look, self._ascend = look, ascend
+    self._draw = jax.jit(self._draw_points, static_argnums=(1, 2))
+    self.metrics = jax.jit(latents.edit_metrics, static_argnums=4)
+
+  def _draw_points(self, key, num, any_label):
+    """num points of the edited space, with labels: non-target ones (uniform over the other
+    K - 1 classes) to edit, or any class; None for an unconditional generator."""
+    k_z, k_y = jax.random.split(key)
+    z = latents.sample_latents(k_z, num, self.family.z_dim)
+    if not self.space.conditional:
+      return z, None
+    k = self.family.num_classes
+    if any_label:
+      labels = jax.random.randint(k_y, (num,), 0, k)
+    else:
+      r = jax.random.randint(k_y, (num,), 0, k - 1)
+      labels = r + (r >= self.target)
+    labels = labels.astype(jnp.int32)
+    return self.space.start(z, labels), labels
+
+  def draw(self, key, num: int, any_label: bool):
+    return jax.tree.map(np.asarray, self._draw(key, num, any_label))
+
+  def classify(self, d, labels):
+    """(images, logits, probabilities) of points d."""
+    return _batched(lambda dd, yy: self._look(self.state, dd, yy), self.batch, d, labels)
+
+  def render(self, d, labels=None):
+    return self.classify(d, labels)[0]  # one compiled function serves pictures and scores
+
+  def ascend(self, d, labels):
+    """[B, T + 1, D]: each point's path of classifier-gradient steps towards the target."""
+    return _batched(lambda dd, yy: self._ascend(self.state, dd, yy), self.batch, d, labels)
+
+  def starting_points(self, key, num: int):
+    """num points (and requested non-target labels) minus those already of class target:
+    (d, labels, logits, probabilities, how many were dropped)."""
+    d, labels = self.draw(key, num, False)
+    _, logits, probs = self.classify(d, labels)
+    keep = np.argmax(probs, axis=-1) != self.target
+    if not keep.any():
+      raise UserError(f"edit.num_samples: all {num} samples are already classified as "
+                      f"{self.target}; sample more, or pick another edit.target")
+    return (d[keep], None if labels is None else labels[keep], logits[keep], probs[keep],
+            int(num - keep.sum()))
+
+  def rows(self, points, labels, ncols: int):
+    """[n, ncols, D] points (labels [n] held along each row) -> images, row-major."""
+    n = points.shape[0]
+    flat = points.reshape(n * ncols, -1)
+    return self.render(flat, None if labels is None else np.repeat(labels, ncols))
+
+
+def _checked_target(config, dataset) -> int:
+  k = int(dataset.num_classes or 0)
+  target = int(config.edit.target)
+  if not 0 <= target < k:
+    raise UserError(f"edit.target: {target} is not a class of {config.dataset.name!r}"
+                    + (f"; use a class index in [0, {k})" if k else ", which has no labels"))
+  return target
+
+
+def _domain_classifier(config, num_classes: int):
+  classifier = load_classifier(classifier_dir(config), config.dataset.name,
+                               resolution=config.dataset.resolution)
+  if classifier.num_classes != num_classes:
+    raise UserError(f"eval.classifier_dir: its classifier has {classifier.num_classes} classes, "
+                    f"{config.dataset.name!r} has {num_classes}; retrain it on this dataset")
+  return classifier_logits(classifier)
+
+
 def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=edit: edits, measures and draws; writes edit.json and PNGs; returns the results."""
   dataset, family, state = restore_latest(config, workdir)
@@ -128,161 +226,22 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     f"classifier; {config.dataset.name!r} holds {dataset.kind}")
   e = config.edit
   # Options are checked before the classifier is loaded, so mistakes fail at once.
-  k = int(dataset.num_classes or 0)
-  target = int(e.target)
-  if not 0 <= target < k:
-    raise UserError(f"edit.target: {target} is not a class of {config.dataset.name!r}"
-                    + (f"; use a class index in [0, {k})" if k else ", which has no labels"))
+  target = _checked_target(config, dataset)
   space = InputSpace(family, e.space)
   loaded_direction = _load_direction(e.direction_path, space.dim) if e.direction_path else None
-  classifier = load_classifier(classifier_dir(config), config.dataset.name,
-                               resolution=config.dataset.resolution)
-  if classifier.num_classes != k:
-    raise UserError(f"eval.classifier_dir: its classifier has {classifier.num_classes} classes, "
-                    f"{config.dataset.name!r} has {k}; retrain it on this dataset")
+  logits_fn = _domain_classifier(config, int(dataset.num_classes))
   # Real-image edits read the test split: opened now, so a dataset without one fails before any work.
   real_test = (load_config_dataset(config, split="test")
                if family.has_encoder and not space.conditional else None)
-  logits_fn = classifier_logits(classifier)
-  batch = int(e.batch_size)
-  num_steps = int(e.num_steps)
-  scales = [float(s) for s in e.direction_scales]
-
-  @jax.jit
-  def look(state, d, labels):
-    images = space.generate(state, d, labels)
-    logits = logits_fn(images)
-    return images, logits, jax.nn.softmax(logits, axis=-1)
-
-  @jax.jit
-  def ascend(state, d, labels):
-    path = latents.edit_latents(
-        d, lambda dd: space.generate(state, dd, labels), logits_fn, target,
-        step_size=float(e.step_size), num_steps=num_steps, keep_others=float(e.keep_others),
-        prior_weight=float(e.prior_weight), objective=e.objective)
-    return path.swapaxes(0, 1)  # batch first, for _batched
-
-  @functools.partial(jax.jit, static_argnums=(1, 2))
-  def draw(key, num, any_label):
-    """num points of the edited space, with labels: non-target ones (uniform over the
-    other K - 1 classes) to edit, or any class; None for an unconditional generator."""
-    k_z, k_y = jax.random.split(key)
-    z = latents.sample_latents(k_z, num, family.z_dim)
-    if not space.conditional:
-      return z, None
-    if any_label:
-      labels = jax.random.randint(k_y, (num,), 0, family.num_classes)
-    else:
-      r = jax.random.randint(k_y, (num,), 0, family.num_classes - 1)
-      labels = r + (r >= target)
-    labels = labels.astype(jnp.int32)
-    return space.start(z, labels), labels
-
-  metrics_fn = jax.jit(latents.edit_metrics, static_argnums=4)
-
-  def classify(d, labels):
-    return _batched(lambda dd, yy: look(state, dd, yy), batch, d, labels)
-
-  def render(d, labels=None):
-    return classify(d, labels)[0]  # one compiled function serves pictures and scores
-
-  def starting_points(key, num):
-    """num latents (and requested non-target labels) minus those already of class target."""
-    d, labels = jax.tree.map(np.asarray, draw(key, num, False))
-    _, logits, probs = classify(d, labels)
-    keep = np.argmax(probs, axis=-1) != target
-    if not keep.any():
-      raise UserError(f"edit.num_samples: all {num} samples are already classified as "
-                      f"{target}; sample more, or pick another edit.target")
-    return (d[keep], None if labels is None else labels[keep], logits[keep], probs[keep],
-            int(num - keep.sum()))
-
-  def rows(points, labels, ncols):
-    """[n, ncols, D] points (labels [n] held along each row) -> images, row-major."""
-    n = points.shape[0]
-    flat = points.reshape(n * ncols, -1)
-    return render(flat, None if labels is None else np.repeat(labels, ncols))
-
+  editor = _Editor(config, family, state, space, logits_fn, target)
   root = jax.random.fold_in(jax.random.PRNGKey(config.seed), _KEY_SALT)
   k_edit, k_transfer, k_interp, k_arith = jax.random.split(root, 4)
 
-  # 1. Classifier-gradient editing.
-  d0, labels, logits0, probs0, dropped = starting_points(k_edit, int(e.num_samples))
-  path = _batched(lambda dd, yy: ascend(state, dd, yy), batch, d0, labels)  # [B, T + 1, D]
-  d_final = path[:, -1]
-  _, logits_after, probs_after = classify(d_final, labels)
-  scores = metrics_fn(probs0, probs_after, d0, d_final, target)
-  results = {"step": step_of(state), "target": target, "space": space.space,
-             "objective": e.objective, "step_size": float(e.step_size), "num_steps": num_steps,
-             "keep_others": float(e.keep_others), "prior_weight": float(e.prior_weight),
-             "num_samples": int(e.num_samples), "num_dropped": dropped,
-             "num_edited": int(d0.shape[0])}
-  results.update({name: float(v) for name, v in scores.items()})
-  # The quantity keep_others penalises: mean |change| of the non-target logits
-  # (probabilities cannot show it: the source class must lose what the target gains).
-  others = np.arange(k) != target
-  results["non_target_logit_change"] = float(np.mean(np.abs(logits_after - logits0)[:, others]))
-  if space.space == "input":
-    delta = d_final - d0
-    results["mean_dlatent_norm"] = float(np.mean(np.linalg.norm(delta[:, :family.z_dim], axis=-1)))
-    results["mean_dclass_norm"] = float(np.mean(np.linalg.norm(delta[:, family.z_dim:], axis=-1)))
-    results["mean_target_class_input"] = float(np.mean(d_final[:, family.z_dim + target]))
-
-  show = min(_SHOW, d0.shape[0])
-  nrows = max(1, min(4, d0.shape[0] // show))
-  before_after = np.stack([d0[:nrows * show], d_final[:nrows * show]])  # [2, r * show, D]
-  before_after = before_after.reshape(2, nrows, show, -1).swapaxes(0, 1)  # [r, 2, show, D]
-  ba_labels = None if labels is None else np.tile(labels[:nrows * show].reshape(nrows, 1, show),
-                                                  (1, 2, 1)).reshape(-1)
-  plots.save_image_grid(render(before_after.reshape(-1, space.dim), ba_labels),
-                        os.path.join(workdir, "edit_before_after.png"), ncols=show)
-  cols = np.unique(np.round(np.linspace(0, num_steps, _SHOW)).astype(int))
-  plots.save_image_grid(rows(path[:show, cols], None if labels is None else labels[:show],
-                             len(cols)),
-                        os.path.join(workdir, "edit_trajectory.png"), ncols=len(cols))
-
-  # 2. The direction: saved, and measured on new latents.
-  direction = np.asarray(latents.edit_direction(path.swapaxes(0, 1)))
-  with atomic_path(os.path.join(workdir, DIRECTION_FILE), ".npy") as tmp:
-    np.save(tmp, direction)
-  results["direction_source"] = "this run"
-  if loaded_direction is not None:
-    direction = loaded_direction
-    results["direction_source"] = e.direction_path
-  results["direction_norm"] = float(np.linalg.norm(direction))
-  new_d, new_labels, _, new_probs, _ = starting_points(k_transfer, int(e.num_samples))
-  moved = np.asarray(latents.apply_direction(new_d, direction, np.asarray(scales, np.float32)))
-  for s, d_s in zip(scales, moved):
-    probs_s = classify(d_s, new_labels)[2]
-    m = metrics_fn(new_probs, probs_s, new_d, d_s, target)
-    for name in ("success_rate", "non_target_change", "mean_dz_norm"):
-      results[f"transfer_{name}_{_scale_key(s)}"] = float(m[name])
-  show_t = min(_SHOW, new_d.shape[0])
-  sweep = np.concatenate([new_d[None, :show_t], moved[:, :show_t]]).swapaxes(0, 1)
-  plots.save_image_grid(rows(sweep, None if new_labels is None else new_labels[:show_t],
-                             len(scales) + 1),
-                        os.path.join(workdir, "direction_transfer.png"), ncols=len(scales) + 1)
-
-  # 3. Interpolation strips and latent arithmetic; in 'z' space of a conditional
-  # generator each row holds its first point's (random) label.
-  n, steps = int(e.num_interpolations), int(e.interpolation_steps)
-  ends, end_labels = jax.tree.map(np.asarray, draw(k_interp, 2 * n, True))
-  row_labels = None if end_labels is None else end_labels[:n]
-  for method, name in (("linear", "lerp"), ("slerp", "slerp")):
-    strip = np.asarray(_interpolate(ends[:n], ends[n:], num=steps, method=method)).swapaxes(0, 1)
-    plots.save_image_grid(rows(strip, row_labels, steps),
-                          os.path.join(workdir, f"interpolation_{name}.png"), ncols=steps)
-  abc, abc_labels = jax.tree.map(np.asarray, draw(k_arith, 3 * n, True))
-  a, b, c = abc[:n], abc[n:2 * n], abc[2 * n:]
-  table = np.stack([a, b, c, np.asarray(latents.latent_arithmetic(a, b, c, mean=False))], axis=1)
-  plots.save_image_grid(rows(table, None if abc_labels is None else abc_labels[:n], 4),
-                        os.path.join(workdir, "latent_arithmetic.png"), ncols=4)
-
+  results, path = _classifier_gradient_edit(editor, config, k_edit, workdir)
+  results.update(_direction_transfer(editor, config, path, loaded_direction, k_transfer, workdir))
+  _latent_paths(editor, config, k_interp, k_arith, workdir)
   if real_test is not None:
-    results.update(_edit_real_images(
-        config, real_test, workdir, family, state, target, classify, render, rows,
-        lambda z: _batched(lambda dd: ascend(state, dd, None), batch, z)))
-
+    results.update(_edit_real_images(config, real_test, workdir, editor))
   write_json(os.path.join(workdir, "edit.json"), results)
   width = max(map(len, results)) + 2
   for name, value in results.items():
@@ -291,11 +250,99 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return results
 
 
+def _classifier_gradient_edit(editor: _Editor, config, key, workdir: str) -> tuple:
+  """Section 1 of the module docstring: (results, the paths [B, T + 1, D])."""
+  e, target, space = config.edit, editor.target, editor.space
+  d0, labels, logits0, probs0, dropped = editor.starting_points(key, int(e.num_samples))
+  path = editor.ascend(d0, labels)
+  d_final = path[:, -1]
+  _, logits_after, probs_after = editor.classify(d_final, labels)
+  scores = editor.metrics(probs0, probs_after, d0, d_final, target)
+  results = {"step": step_of(editor.state), "target": target, "space": space.space,
+             "objective": e.objective, "step_size": float(e.step_size),
+             "num_steps": editor.num_steps, "keep_others": float(e.keep_others),
+             "prior_weight": float(e.prior_weight), "num_samples": int(e.num_samples),
+             "num_dropped": dropped, "num_edited": int(d0.shape[0])}
+  results.update({name: float(v) for name, v in scores.items()})
+  # The quantity keep_others penalises: mean |change| of the non-target logits
+  # (probabilities cannot show it: the source class must lose what the target gains).
+  others = np.arange(logits0.shape[-1]) != target
+  results["non_target_logit_change"] = float(np.mean(np.abs(logits_after - logits0)[:, others]))
+  if space.space == "input":
+    z_dim, delta = editor.family.z_dim, d_final - d0
+    results["mean_dlatent_norm"] = float(np.mean(np.linalg.norm(delta[:, :z_dim], axis=-1)))
+    results["mean_dclass_norm"] = float(np.mean(np.linalg.norm(delta[:, z_dim:], axis=-1)))
+    results["mean_target_class_input"] = float(np.mean(d_final[:, z_dim + target]))
+  _draw_edits(editor, d0, d_final, path, labels, workdir)
+  return results, path
+
+
+def _draw_edits(editor: _Editor, d0, d_final, path, labels, workdir: str) -> None:
+  """edit_before_after.png (rows alternate before / after) and edit_trajectory.png."""
+  show = min(_SHOW, d0.shape[0])
+  nrows = max(1, min(4, d0.shape[0] // show))
+  before_after = np.stack([d0[:nrows * show], d_final[:nrows * show]])  # [2, r * show, D]
+  before_after = before_after.reshape(2, nrows, show, -1).swapaxes(0, 1)  # [r, 2, show, D]
+  ba_labels = None if labels is None else np.tile(labels[:nrows * show].reshape(nrows, 1, show),
+                                                  (1, 2, 1)).reshape(-1)
+  plots.save_image_grid(editor.render(before_after.reshape(-1, editor.space.dim), ba_labels),
+                        os.path.join(workdir, "edit_before_after.png"), ncols=show)
+  cols = np.unique(np.round(np.linspace(0, editor.num_steps, _SHOW)).astype(int))
+  plots.save_image_grid(editor.rows(path[:show, cols], None if labels is None else labels[:show],
+                                    len(cols)),
+                        os.path.join(workdir, "edit_trajectory.png"), ncols=len(cols))
+
+
+def _direction_transfer(editor: _Editor, config, path, loaded_direction, key,
+                        workdir: str) -> dict:
+  """Section 2: saves this run's direction, measures (it or the loaded one) on new latents."""
+  e, target = config.edit, editor.target
+  scales = [float(s) for s in e.direction_scales]
+  direction = np.asarray(latents.edit_direction(path.swapaxes(0, 1)))
+  with atomic_path(os.path.join(workdir, DIRECTION_FILE), ".npy") as tmp:
+    np.save(tmp, direction)
+  results = {"direction_source": "this run"}
+  if loaded_direction is not None:
+    direction = loaded_direction
+    results["direction_source"] = e.direction_path
+  results["direction_norm"] = float(np.linalg.norm(direction))
+  new_d, new_labels, _, new_probs, _ = editor.starting_points(key, int(e.num_samples))
+  moved = np.asarray(latents.apply_direction(new_d, direction, np.asarray(scales, np.float32)))
+  for s, d_s in zip(scales, moved):
+    probs_s = editor.classify(d_s, new_labels)[2]
+    m = editor.metrics(new_probs, probs_s, new_d, d_s, target)
+    for name in ("success_rate", "non_target_change", "mean_dz_norm"):
+      results[f"transfer_{name}_{_scale_key(s)}"] = float(m[name])
+  show = min(_SHOW, new_d.shape[0])
+  sweep = np.concatenate([new_d[None, :show], moved[:, :show]]).swapaxes(0, 1)
+  plots.save_image_grid(editor.rows(sweep, None if new_labels is None else new_labels[:show],
+                                    len(scales) + 1),
+                        os.path.join(workdir, "direction_transfer.png"), ncols=len(scales) + 1)
+  return results
+
+
+def _latent_paths(editor: _Editor, config, k_interp, k_arith, workdir: str) -> None:
+  """Section 3: interpolation strips and latent arithmetic; in 'z' space of a conditional
+  generator each row holds its first point's (random) label."""
+  e = config.edit
+  n, steps = int(e.num_interpolations), int(e.interpolation_steps)
+  ends, end_labels = editor.draw(k_interp, 2 * n, True)
+  row_labels = None if end_labels is None else end_labels[:n]
+  for method, name in (("linear", "lerp"), ("slerp", "slerp")):
+    strip = np.asarray(_interpolate(ends[:n], ends[n:], num=steps, method=method)).swapaxes(0, 1)
+    plots.save_image_grid(editor.rows(strip, row_labels, steps),
+                          os.path.join(workdir, f"interpolation_{name}.png"), ncols=steps)
+  abc, abc_labels = editor.draw(k_arith, 3 * n, True)
+  a, b, c = abc[:n], abc[n:2 * n], abc[2 * n:]
+  table = np.stack([a, b, c, np.asarray(latents.latent_arithmetic(a, b, c, mean=False))], axis=1)
+  plots.save_image_grid(editor.rows(table, None if abc_labels is None else abc_labels[:n], 4),
+                        os.path.join(workdir, "latent_arithmetic.png"), ncols=4)
+
+
 _interpolate = jax.jit(latents.interpolate, static_argnames=("num", "method"))
 
 
-def _edit_real_images(config, test_dataset, workdir, family, state, target, classify, render,
-                      rows, ascend) -> dict:
+def _edit_real_images(config, test_dataset, workdir: str, editor: _Editor) -> dict:
   """Editing that starts from real images (families with an encoder, e.g. the VAE).
 
   Test images whose label is not `target` are encoded (posterior mean),
@@ -307,14 +354,15 @@ def _edit_real_images(config, test_dataset, workdir, family, state, target, clas
   images, their reconstructions, the edited decodings) and
   `interpolation_real.png` (encode two test images, slerp in z, decode).
   """
-  e = config.edit
+  e, target, render = config.edit, editor.target, editor.render
   test = test_dataset.all()
   keep = np.flatnonzero(test["y"] != target)[:int(e.num_samples)]
   x, y = test["x"][keep], test["y"][keep]
-  z0 = _batched(jax.jit(lambda im: family.encode(state, im)[0]), int(e.batch_size), x)
-  probs0 = classify(z0, None)[2]
-  z1 = ascend(z0)[:, -1]
-  probs1 = classify(z1, None)[2]
+  encode = jax.jit(lambda im: editor.family.encode(editor.state, im)[0])
+  z0 = _batched(encode, editor.batch, x)
+  probs0 = editor.classify(z0, None)[2]
+  z1 = editor.ascend(z0, None)[:, -1]
+  probs1 = editor.classify(z1, None)[2]
   out = {"real_image_num_edited": int(len(keep)),
          "real_image_success_rate": float(np.mean(np.argmax(probs1, -1) == target)),
          "real_image_recon_accuracy": float(np.mean(np.argmax(probs0, -1) == y))}
@@ -324,7 +372,7 @@ def _edit_real_images(config, test_dataset, workdir, family, state, target, clas
   n, steps = min(int(e.num_interpolations), len(keep) // 2), int(e.interpolation_steps)
   if n:
     strip = np.asarray(_interpolate(z0[:n], z0[n:2 * n], num=steps, method="slerp"))
-    plots.save_image_grid(rows(strip.swapaxes(0, 1), None, steps),
+    plots.save_image_grid(editor.rows(strip.swapaxes(0, 1), None, steps),
                           os.path.join(workdir, "interpolation_real.png"), ncols=steps)
   return out
 
