@@ -26,27 +26,51 @@ KL 0.0017; 1 min 38 s for training and evaluation):
   python launch.py --config experiments/pacgan_mlp.py --mode=eval          # modes, HQ, reverse KL
 """
 
-from gans_jax.configs import sibling_experiment
+from gans_jax.families.gan import default_config
 from gans_jax.optim import optimizer_config
 
 
 def get_config():
-  config = sibling_experiment(__file__, "gan_mlp")
+  config = default_config()
+
+  # Data
+  config.dataset.name = "ring8"
+  config.dataset.resolution = None  # points, not images
+
+  # Networks: PacGAN's (experiments/gan_mlp.py), G without BatchNorm
+  config.model.arch = "mlp"
+  config.model.z_dim = 2
+  config.model.g_hidden = (400, 400, 400, 400)
+  config.model.g_batch_norm = False
+  config.model.d_hidden = (200, 200, 200)
+  config.model.d_activation = "maxout"
+  config.model.maxout_pieces = 5
+  config.model.d_norm = "none"
 
   # PacGAN2: D reads packs of 2 samples; 100 packs per step
   config.model.pack = 2
   config.train.batch_size = 200
 
-  # Precise samples: no BatchNorm in G, a decaying learning rate, the EMA generator
-  config.model.g_batch_norm = False
+  # Objective
+  config.loss.name = "non_saturating"
+
+  # Optimizers: Adam(1e-3, 0.5) decaying linearly to 0 at train.num_steps
   for player in ("g", "d"):
     config.optimizer[player] = optimizer_config("adam", 1e-3, b1=0.5, b2=0.999,
                                                 schedule="linear", final_scale=0.0)
+
+  # Generator EMA for samples
   config.ema.decay = 0.999
 
-  # Schedule (the learning rate reaches 0 at train.num_steps; grid25 wants 32,000)
+  # XLA:CPU: keep YNNPACK's dot fusions but not its reduce fusions (as experiments/gan_mlp.py).
+  config.parallel.cpu_compiler_options = (
+      "xla_cpu_experimental_ynn_fusion_type="
+      "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION")
+
+  # Schedule (grid25 wants 32,000 steps)
   config.train.num_steps = 16_000
   config.log_every = 500
   config.sample_every = 4000
   config.checkpoint_every = 4000
+  config.eval.num_samples = 2500  # PacGAN scores 2,500 samples
   return config

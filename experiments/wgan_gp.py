@@ -12,7 +12,7 @@ at its edge), precision 0.672, recall 0.933; the raw generator of the same
 run (--config.eval.use_ema=False) 103.9 (2.03x). Seed 1 (--config.seed=1):
 FID 90.3 (1.76x), precision 0.706, recall 0.878. The whole command took
 3 min 14 s on the idle 2-core CPU (seed 1; 644 s for seed 0 on a CPU shared
-with other jobs). The earlier default (1e-4, 2,000 steps): FID 278.3 (5.44x).
+with other jobs).
 
   python launch.py --config experiments/wgan_gp.py
   python launch.py --config experiments/wgan_gp.py --mode=eval
@@ -41,8 +41,7 @@ def get_config():
   config.loss.gp_weight = 10.0
 
   # Optimizers
-  # The paper's 1e-4 leaves this short run under-trained: 4e-4 took FID at
-  # 2,000 steps from 278 to 170 (docs/quality.md).
+  # The paper's 1e-4 leaves this short run under-trained (docs/quality.md).
   config.optimizer.g = optimizer_config("adam", 4e-4, b1=0.0, b2=0.9)
   config.optimizer.d = optimizer_config("adam", 4e-4, b1=0.0, b2=0.9)
 

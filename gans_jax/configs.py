@@ -10,7 +10,6 @@ family, norms and conv forms in `nets`, optimizers in `optim`, backends in
 `parallel`); the checks ask the owner.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -130,18 +129,6 @@ def base_config() -> ml_collections.ConfigDict:
   config.edit.num_interpolations = 8  # rows of the lerp/slerp strips and arithmetic grid
   config.edit.interpolation_steps = 10
   return config
-
-
-def sibling_experiment(experiment_file: str, name: str) -> ml_collections.ConfigDict:
-  """`get_config()` of experiments/<name>.py beside `experiment_file` (an experiment's
-  `__file__`): how one experiment config builds on another. Loaded by path, since
-  config_flags imports an experiment file as a module of its own, not as part of an
-  `experiments` package."""
-  path = os.path.join(os.path.dirname(os.path.abspath(experiment_file)), f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"_experiment_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
 
 
 def augment_config() -> ml_collections.ConfigDict:

@@ -124,17 +124,15 @@ def default_config() -> ml_collections.ConfigDict:
   config.optimizer.g = optimizer_config()
   config.optimizer.d = optimizer_config()
 
-  techniques.add_config(config)
-  _add_quality_options(config)
-  return config
+  # Improved techniques (Salimans et al. 2016) and PacGAN (Lin et al. 2018): see
+  # gans_jax/families/techniques.py. All off by default.
+  config.model.minibatch_kernels = 0      # minibatch discrimination: B kernels (0: off)
+  config.model.minibatch_kernel_dim = 5   # ... of C entries each
+  config.model.vbn_reference = 0          # virtual BN in G: R reference latents (0: BatchNorm)
+  config.model.pack = 1                   # PacGAN: D judges m samples concatenated
+  config.loss.historical_averaging = 0.0  # lambda of ||theta - running mean||^2, both players
 
-
-def _add_quality_options(config: ml_collections.ConfigDict) -> None:
-  """Generator EMA, spectral norm, zero-centred penalties, DiffAugment; off by default.
-
-  Measured side by side in docs/quality.md. Learning-rate schedules are fields
-  of each optimizer section (`gans_jax.optim.optimizer_config`).
-  """
+  # Quality options, off by default and measured side by side in docs/quality.md.
   # Generator EMA (gans_jax/ema.py): decay 0 is off; samples, --mode=eval and
   # --mode=edit use the average unless eval.use_ema is False (scores the raw G).
   config.ema = ml_collections.ConfigDict()
@@ -150,6 +148,7 @@ def _add_quality_options(config: ml_collections.ConfigDict) -> None:
   config.loss.gp_point = "interpolate"
   # DiffAugment (gans_jax/augment.py) of every image D sees.
   config.augment = augment_config()
+  return config
 
 
 GP_POINTS = ("interpolate", "real", "fake")

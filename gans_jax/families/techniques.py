@@ -1,10 +1,9 @@
 """Salimans et al.'s improved techniques and PacGAN packing as options of the GAN family.
 
-The config block (`add_config`), its checks (`check_config`), the network
+The checks of their fields (`check_config`; the fields are in `gan.default_config`), the network
 options they become (`generator_options`, `discriminator_options`) and the
 historical-averaging state (`init_history`, `update_history`). The network
-pieces are in `gans_jax.nets.improved`; the GAN step (`families.gan`) wires
-them in.
+pieces are in `gans_jax.nets.improved`; the GAN step's parts (`families.gan_parts`) use them.
 
 * Minibatch discrimination (`model.minibatch_kernels`, Salimans et al. 2016,
   arXiv:1606.03498, sec. 3.2). An example's score depends on its whole batch.
@@ -32,17 +31,6 @@ import jax.numpy as jnp
 import ml_collections
 
 from gans_jax.configs import require
-
-
-def add_config(config: ml_collections.ConfigDict) -> None:
-  """Adds the techniques' fields, all off, to a GAN config's model and loss sections."""
-  # Improved techniques (Salimans et al. 2016) and PacGAN (Lin et al. 2018); see
-  # gans_jax/families/techniques.py. All off by default.
-  config.model.minibatch_kernels = 0      # minibatch discrimination: B kernels (0: off)
-  config.model.minibatch_kernel_dim = 5   # ... of C entries each
-  config.model.vbn_reference = 0          # virtual BN in G: R reference latents (0: BatchNorm)
-  config.model.pack = 1                   # PacGAN: D judges m samples concatenated
-  config.loss.historical_averaging = 0.0  # lambda of ||theta - running mean||^2, both players
 
 
 def check_config(config: ml_collections.ConfigDict, num_devices: int) -> None:
