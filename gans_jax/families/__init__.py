@@ -3,7 +3,7 @@
 Each is one module with `default_config()`, `check_config(config,
 num_devices=...)` and a `Family` subclass (see `gans_jax/families/interface.py`
 for the interface). Adding a family touches its module, this table, its
-experiment config, its tests and the README's family table.
+experiment config, its tests and the family table of docs/layout.md.
 """
 
 import ml_collections
