@@ -59,6 +59,7 @@ import ml_collections
 import numpy as np
 
 from gans_jax import latents, plots
+from gans_jax.batching import batched
 from gans_jax.errors import UserError
 from gans_jax.atomic import atomic_path, write_json
 from gans_jax.evaluate import restore_latest
@@ -98,23 +99,6 @@ class InputSpace:
     return self.sampler.generate(state, d, labels if self.conditional else None)
 
 
-def _batched(fn, batch_size: int, *arrays):
-  """fn over the leading axis in batches of exactly `batch_size` (the last one padded,
-  so one compilation serves all); outputs concatenated as NumPy. None arrays pass through."""
-  arrays = [None if a is None else np.asarray(a) for a in arrays]
-  n = next(a for a in arrays if a is not None).shape[0]
-  outs = []
-  for start in range(0, n, batch_size):
-    chunk = []
-    for a in arrays:
-      part = None if a is None else a[start:start + batch_size]
-      if part is not None and len(part) < batch_size:
-        part = np.concatenate([part, np.repeat(part[-1:], batch_size - len(part), axis=0)])
-      chunk.append(part)
-    outs.append(jax.tree.map(np.asarray, fn(*chunk)))
-  return jax.tree.map(lambda *parts: np.concatenate(parts, axis=0)[:n], *outs)
-
-
 def _scale_key(s: float) -> str:
   return f"s{s:g}"
 
@@ -145,7 +129,7 @@ class _Editor:
           step_size=float(e.step_size), num_steps=self.num_steps,
           keep_others=float(e.keep_others), prior_weight=float(e.prior_weight),
           objective=e.objective)
-      return path.swapaxes(0, 1)  # batch first, for _batched
+      return path.swapaxes(0, 1)  # batch first, for batched
 
     self._look, self._ascend = look, ascend
     self._draw = jax.jit(self._draw_points, static_argnums=(1, 2))
@@ -172,14 +156,14 @@ class _Editor:
 
   def classify(self, d, labels):
     """(images, logits, probabilities) of points d."""
-    return _batched(lambda dd, yy: self._look(self.state, dd, yy), self.batch, d, labels)
+    return batched(lambda dd, yy: self._look(self.state, dd, yy), self.batch, d, labels)
 
   def render(self, d, labels=None):
     return self.classify(d, labels)[0]  # one compiled function serves pictures and scores
 
   def ascend(self, d, labels):
     """[B, T + 1, D]: each point's path of classifier-gradient steps towards the target."""
-    return _batched(lambda dd, yy: self._ascend(self.state, dd, yy), self.batch, d, labels)
+    return batched(lambda dd, yy: self._ascend(self.state, dd, yy), self.batch, d, labels)
 
   def starting_points(self, key, num: int):
     """num points (and requested non-target labels) minus those already of class target:
@@ -359,7 +343,7 @@ def _edit_real_images(config, test_dataset, workdir: str, editor: _Editor) -> di
   keep = np.flatnonzero(test["y"] != target)[:int(e.num_samples)]
   x, y = test["x"][keep], test["y"][keep]
   encode = jax.jit(lambda im: editor.family.encode(editor.state, im)[0])
-  z0 = _batched(encode, editor.batch, x)
+  z0 = batched(encode, editor.batch, x)
   probs0 = editor.classify(z0, None)[2]
   z1 = editor.ascend(z0, None)[:, -1]
   probs1 = editor.classify(z1, None)[2]

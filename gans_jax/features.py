@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gans_jax.batching import batched
 from gans_jax.families.classifier import META_FILE, load_classifier
 from gans_jax.image_files import from_uint8, to_uint8
 from gans_jax.nets import inception
@@ -37,19 +38,6 @@ from gans_jax.nets import inception
 # Images per Inception call: pytorch-fid's default; 299x299 activations of a
 # larger batch take gigabytes of memory on a CPU.
 INCEPTION_BATCH = 50
-
-
-def batched(fn, images: np.ndarray, batch_size: int) -> tuple[np.ndarray, ...]:
-  """Concatenated outputs of ``fn(x) -> (a [B, ...], b [B, ...])`` over batches of `images`;
-  the last batch is padded with copies of its last image to `batch_size` and the padding dropped."""
-  outs = []
-  for start in range(0, len(images), batch_size):
-    x = np.asarray(images[start:start + batch_size])
-    n = len(x)
-    if n < batch_size:
-      x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
-    outs.append([np.asarray(o)[:n] for o in fn(jnp.asarray(x))])
-  return tuple(np.concatenate(parts) for parts in zip(*outs))
 
 
 def _hash_files(paths: list[str]) -> str:
@@ -94,7 +82,7 @@ class ClassifierFeatures:
 
   def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """images [N, H, W, C] in [-1, 1] -> (features [N, F], probs [N, K])."""
-    return batched(self._apply, images, self.batch_size)
+    return tuple(batched(self._apply, self.batch_size, images))
 
 
 class InceptionFeatures:
@@ -131,4 +119,4 @@ class InceptionFeatures:
 
   def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """images [N, H, W, 1 or 3] in [-1, 1] -> (pool features [N, 2048], probs [N, 1008])."""
-    return batched(self._pool_and_probs, images, self.batch_size)
+    return tuple(batched(self._pool_and_probs, self.batch_size, images))

@@ -129,14 +129,21 @@ def clip_params(clip: float) -> optax.GradientTransformation:
 
 
 def make_optimizer(opt, *, clip: float = 0.0, field: str = "optimizer", num_steps: int = 0,
-                   updates_per_step: int = 1) -> optax.GradientTransformation:
+                   updates_per_step: int = 1, learning_rate=None) -> optax.GradientTransformation:
   """Builds an optax optimizer from a config section (name, learning_rate, b1, b2, decay,
-  and the schedule fields of `learning_rate_schedule`, over `num_steps` training steps)."""
+  and the schedule fields of `learning_rate_schedule`, over `num_steps` training steps).
+
+  `learning_rate`: a float or optax schedule that replaces the section's rate and schedule (a
+  family's fixed schedule, e.g. CycleGAN's `constant_then_linear_decay`).
+  """
   name = opt.name
-  if uses_schedule(opt) and not (num_steps or opt.get("decay_steps", 0)):
-    raise UserError(f"{field}.decay_steps: this family does not pass its run length to the "
-                    "schedule; set decay_steps")
-  lr = learning_rate_schedule(opt, num_steps=num_steps, updates_per_step=updates_per_step)
+  if learning_rate is not None:
+    lr = learning_rate
+  else:
+    if uses_schedule(opt) and not (num_steps or opt.get("decay_steps", 0)):
+      raise UserError(f"{field}.decay_steps: this family does not pass its run length to the "
+                      "schedule; set decay_steps")
+    lr = learning_rate_schedule(opt, num_steps=num_steps, updates_per_step=updates_per_step)
   if name == "adam":
     tx = optax.adam(lr, b1=opt.b1, b2=opt.b2)
   elif name == "rmsprop":

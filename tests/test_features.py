@@ -22,20 +22,6 @@ def _pytorch_fid_input(x: np.ndarray, size: int) -> np.ndarray:
   return _np_resize_torch_bilinear(2 * (u / 255) - 1, size, size)
 
 
-def test_batched_pads_the_last_batch_to_one_shape_and_drops_the_padding():
-  shapes = []
-
-  def fn(x):
-    shapes.append(x.shape)
-    return x.sum(axis=(1, 2, 3)), x[:, 0, 0, :]
-
-  x = np.random.default_rng(0).normal(size=(7, 2, 2, 1)).astype(np.float32)
-  total, corner = features.batched(fn, x, 3)
-  assert shapes == [(3, 2, 2, 1)] * 3
-  np.testing.assert_allclose(total, x.sum(axis=(1, 2, 3)), rtol=1e-6)
-  np.testing.assert_array_equal(corner, x[:, 0, 0, :])
-
-
 def test_inception_preprocess_at_299_is_pytorch_fids_input(random_inception_npz):
   x = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
   extractor = features.InceptionFeatures(random_inception_npz)

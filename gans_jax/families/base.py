@@ -70,11 +70,15 @@ def draw_batch(data: dict, names: tuple, key: jax.Array, offset, batch: int, *,
   i)``. Streamed data (``[draws, B_local, ...]`` from the host): slice `index`.
   """
   if resident:
-    keys = example_keys(key, offset, batch)
-    n = data[names[0]].shape[0]
-    idx = jax.vmap(lambda k: jax.random.randint(k, (), 0, n))(keys)
+    idx = uniform_indices(key, offset, batch, data[names[0]].shape[0])
     return tuple(data[k][idx] for k in names)
   return tuple(data[k][index] for k in names)
+
+
+def uniform_indices(key: jax.Array, offset, num: int, n: int) -> jax.Array:
+  """`num` indices uniform in [0, n) (with replacement), index i from ``fold_in(key, offset + i)``."""
+  keys = example_keys(key, offset, num)
+  return jax.vmap(lambda k: jax.random.randint(k, (), 0, n))(keys)
 
 
 def step_key(key: jax.Array, step) -> jax.Array:

@@ -26,6 +26,7 @@ import orbax.checkpoint as ocp
 
 from gans_jax import augment
 from gans_jax.atomic import write_json
+from gans_jax.batching import batched
 from gans_jax.configs import augment_config, base_config, check_augment, require
 from gans_jax.data.idx import FASHION_MNIST
 from gans_jax.errors import UserError
@@ -127,11 +128,8 @@ def _module(meta: dict) -> ClassifierNet:
 
 
 def accuracy(apply_fn, params, x: np.ndarray, y: np.ndarray, batch: int = 500) -> float:
-  correct = 0
-  for i in range(0, len(x), batch):
-    logits, _ = apply_fn({"params": params}, x[i:i + batch])
-    correct += int(jnp.sum(jnp.argmax(logits, -1) == y[i:i + batch]))
-  return correct / len(x)
+  logits, _ = batched(lambda xb: apply_fn({"params": params}, xb), batch, x)
+  return float(np.mean(np.argmax(logits, -1) == y))
 
 
 class Classifier(Family):

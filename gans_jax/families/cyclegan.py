@@ -51,10 +51,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from ml_collections import config_dict
 
 from gans_jax import losses, metrics
+from gans_jax.batching import batched
 from gans_jax.configs import base_config, require, require_sections
 from gans_jax.data.builders import TWO_DOMAIN_DATASETS
 from gans_jax.errors import UserError
@@ -63,7 +63,7 @@ from gans_jax.families.interface import Family
 from gans_jax.families.classifier import load_classifier
 from gans_jax.nets.patchgan import PatchGANDiscriminator, score_map_side
 from gans_jax.nets.resnet import ResnetGenerator
-from gans_jax.optim import (check_optimizer_config, constant_then_linear_decay,
+from gans_jax.optim import (check_optimizer_config, constant_then_linear_decay, make_optimizer,
                              optimizer_config)
 
 NETWORKS = ("g_ab", "g_ba", "d_a", "d_b")
@@ -201,9 +201,8 @@ class CycleGAN(Family):
     opt = c.optimizer[name]
     lr = constant_then_linear_decay(opt.learning_rate, c.train.num_steps,
                                      c.optimizer.decay_start)
-    if opt.name == "sgd":  # for equivalence tests: Adam's first steps amplify float noise
-      return optax.sgd(lr)
-    return optax.adam(lr, b1=opt.b1, b2=opt.b2)
+    # (name 'sgd' serves equivalence tests: Adam's first steps amplify float noise.)
+    return make_optimizer(opt, field=f"optimizer.{name}", learning_rate=lr)
 
   def init_fn(self):
     shape = tuple(self.dataset.example_shape)
@@ -250,11 +249,8 @@ class CycleGAN(Family):
     axis = self.axis_name
 
     def draw(data, name, key, offset, index):
-      if not resident:
-        return data[name][index]
-      keys = base.example_keys(key, offset, batch)
-      n = data[name].shape[0]
-      return data[name][jax.vmap(lambda k: jax.random.randint(k, (), 0, n))(keys)]
+      return base.draw_batch(data, (name,), key, offset, batch, resident=resident,
+                             index=index)[0]
 
     def pooled(pool, count, fakes, key, offset):
       # The pool is global: every device passes the whole batch's fakes through
@@ -337,8 +333,7 @@ class CycleGAN(Family):
     fwd = jax.jit(self.translate, static_argnums=2)
 
     def translate(x, direction):
-      return np.concatenate([np.asarray(fwd(state, jnp.asarray(x[i:i + bs]), direction))
-                             for i in range(0, len(x), bs)])
+      return batched(lambda xb: fwd(state, xb, direction), bs, x)
 
     g_a, f_b = translate(a, "ab"), translate(b, "ba")
     out = {"cycle_error_a": float(np.mean(np.abs(translate(g_a, "ba") - a))),
@@ -366,9 +361,8 @@ class CycleGAN(Family):
       res = classifiers[d].resolution
       if x.shape[1] != res:  # a classifier trained at another resolution
         x = np.asarray(jax.image.resize(x, (len(x), res, res, x.shape[-1]), "bilinear"))
-      out = [classifiers[d].apply(jnp.asarray(x[i:i + bs])) for i in range(0, len(x), bs)]
-      return (np.concatenate([np.asarray(o[0]) for o in out]),
-              np.concatenate([np.asarray(o[1]) for o in out]).astype(np.float64))
+      logits, features = batched(classifiers[d].apply, bs, x)
+      return logits, features.astype(np.float64)
 
     def fid(d, x, y):
       stats = []

@@ -334,8 +334,7 @@ def _d_rngs(key: jax.Array, k_noise: jax.Array, axis_name: str | None) -> list:
 
 def _draw_from(pool: jax.Array, key: jax.Array, offset, num: int) -> jax.Array:
   """`num` entries of `pool` drawn uniformly with replacement, entry i from ``fold_in(key, offset + i)``."""
-  keys = base.example_keys(key, offset, num)
-  return pool[jax.vmap(lambda k: jax.random.randint(k, (), 0, pool.shape[0]))(keys)]
+  return pool[base.uniform_indices(key, offset, num, pool.shape[0])]
 
 
 def _make_step(fam: SSGAN, num_shards: int) -> Callable:
