@@ -32,7 +32,7 @@ from gans_jax.errors import UserError
 from gans_jax.families import base
 from gans_jax.families.interface import Family
 from gans_jax.nets import dcgan
-from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, reparameterize
+from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, posterior_sample, reparameterize
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 ARCHS = ("dcgan", "mlp")
@@ -142,10 +142,10 @@ def log_likelihood(kind: str, x: jax.Array, decoded: jax.Array, log_scale) -> ja
   return losses.gaussian_log_likelihood(x, decoded, log_scale=log_scale)
 
 
-class VAE(Family):
-  """Encoder q(z | x), decoder p(x | z), optional learned Gaussian scale."""
-  name = "vae"
-  progress_keys = ("loss", "kl", "recon_mse")
+class EncoderDecoderFamily(Family):
+  """What the VAE and the VAE-GAN share: the encoder q(z | x) and decoder p(x | z) of `model`,
+  their initialisation, the batch draw, the sampler and encoder, the reconstruction grids and the
+  test bounds of `--mode=eval`. A family adds its state, losses and step."""
 
   def __init__(self, config, dataset, axis_name=None):
     super().__init__(config, dataset, axis_name)
@@ -170,22 +170,21 @@ class VAE(Family):
     return (self.encoder.init(e_key, x, train=False),
             self.decoder.init(d_key, z, *labels, train=False))
 
-  def init_fn(self):
-    c = self.config
-    encoder_tx = make_optimizer(c.optimizer.encoder, field="optimizer.encoder")
-    decoder_tx = make_optimizer(c.optimizer.decoder, field="optimizer.decoder")
+  def likelihood_state(self, tx) -> base.TrainState:
+    """The pixel likelihood's log standard deviation `loss.log_scale` as a (trainable) state."""
+    return base.TrainState.create(
+        apply_fn=None, params={"log_scale": jnp.asarray(self.config.loss.log_scale, jnp.float32)},
+        tx=tx)
 
-    def init(key):
-      e_vars, d_vars = self.init_networks(key)
-      scale = {"params": {"log_scale": jnp.asarray(c.loss.log_scale, jnp.float32)}}
-      return VAEState(
-          step=jnp.zeros((), jnp.int32),
-          encoder=base.new_train_state(self.encoder, e_vars, encoder_tx),
-          decoder=base.new_train_state(self.decoder, d_vars, decoder_tx),
-          likelihood=base.TrainState.create(apply_fn=None, params=scale["params"],
-                                            tx=decoder_tx))
+  def draw_inputs(self, data, k_data, k_eps, offset, batch: int, resident: bool) -> tuple:
+    """(images x, (labels,) or (), standard normals eps [B, Z] for q's sample) of one step."""
+    inputs = base.draw_batch(data, self.data_keys, k_data, offset, batch, resident=resident)
+    return inputs[0], inputs[1:], base.normal_per_example(k_eps, offset, batch, self.z_dim)
 
-    return init
+  def posterior(self, state, enc_params, x, eps) -> tuple:
+    """(mean, log_var, z, encoder BatchNorm statistics): q(z | x) and its sample for `eps`."""
+    (mean, log_var), e_stats = base.apply_train(self.encoder, state.encoder, (x,), enc_params)
+    return mean, log_var, posterior_sample(mean, log_var, eps), e_stats
 
   # -- sampler and encoder
   def generate(self, state, z, labels=None):
@@ -221,12 +220,43 @@ class VAE(Family):
       grids["recon_"] = (recon, None)
     return grids
 
+  # -- evaluation
+  def eval_metrics(self, state, evaluator, key):
+    test = base.load_config_dataset(self.config, split="test").all()
+    out = test_bounds(self, state, test, key, int(self.config.eval.get("iw_samples", 100)),
+                      int(self.config.eval.batch_size))
+    if evaluator is not None and self.dataset.kind == "image":
+      out["fid_recon"] = evaluator.fid_of(out.pop("_recon"))
+    else:
+      out.pop("_recon")
+    return out
+
+
+class VAE(EncoderDecoderFamily):
+  """Encoder q(z | x), decoder p(x | z), optional learned Gaussian scale."""
+  name = "vae"
+  progress_keys = ("loss", "kl", "recon_mse")
+
+  def init_fn(self):
+    c = self.config
+    encoder_tx = make_optimizer(c.optimizer.encoder, field="optimizer.encoder")
+    decoder_tx = make_optimizer(c.optimizer.decoder, field="optimizer.decoder")
+
+    def init(key):
+      e_vars, d_vars = self.init_networks(key)
+      return VAEState(
+          step=jnp.zeros((), jnp.int32),
+          encoder=base.new_train_state(self.encoder, e_vars, encoder_tx),
+          decoder=base.new_train_state(self.decoder, d_vars, decoder_tx),
+          likelihood=self.likelihood_state(decoder_tx))
+
+    return init
+
   # -- training
   def objective(self, state: VAEState, params: tuple, x, labels, eps, log_scale):
     """(loss, (metrics, encoder stats, decoder stats)) of one batch: loss = -mean ELBO_beta."""
     enc_params, dec_params = params
-    (mean, log_var), e_stats = base.apply_train(self.encoder, state.encoder, (x,), enc_params)
-    z = mean + jnp.exp(0.5 * log_var) * eps
+    mean, log_var, z, e_stats = self.posterior(state, enc_params, x, eps)
     dec_in = (z,) + labels
     decoded, d_stats = base.apply_train(self.decoder, state.decoder, dec_in, dec_params)
     ll = log_likelihood(self.config.loss.likelihood, x, decoded, log_scale)
@@ -246,9 +276,7 @@ class VAE(Family):
     def step(state: VAEState, data, key):
       offset = base.device_offset(self.axis_name, batch)
       k_data, k_eps = jax.random.split(base.step_key(key, state.step))
-      inputs = base.draw_batch(data, self.data_keys, k_data, offset, batch, resident=resident)
-      x, labels = inputs[0], inputs[1:]
-      eps = base.normal_per_example(k_eps, offset, batch, self.z_dim)
+      x, labels, eps = self.draw_inputs(data, k_data, k_eps, offset, batch, resident)
 
       def loss_fn(params):
         enc_p, dec_p, scale_p = params
@@ -267,17 +295,6 @@ class VAE(Family):
       return new, mean(aux)
 
     return step
-
-  # -- evaluation
-  def eval_metrics(self, state, evaluator, key):
-    test = base.load_config_dataset(self.config, split="test").all()
-    out = test_bounds(self, state, test, key, int(self.config.eval.get("iw_samples", 100)),
-                      int(self.config.eval.batch_size))
-    if evaluator is not None and self.dataset.kind == "image":
-      out["fid_recon"] = evaluator.fid_of(out.pop("_recon"))
-    else:
-      out.pop("_recon")
-    return out
 
 
 def test_bounds(fam, state, test: dict, key, k: int, batch_size: int) -> dict:

@@ -77,8 +77,8 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
     check_optimizer_config(config.optimizer[name], f"optimizer.{name}")
 
 
-class VAEGAN(vae.VAE):
-  """Encoder, decoder (the generator) and discriminator (see the module docstring)."""
+class VAEGAN(vae.EncoderDecoderFamily):
+  """The VAE's encoder and decoder (the generator) plus a discriminator (module docstring)."""
   name = "vae_gan"
   progress_keys = ("d_loss", "llike", "kl")
 
@@ -107,9 +107,7 @@ class VAEGAN(vae.VAE):
           encoder=base.new_train_state(self.encoder, e_vars, txs["encoder"]),
           decoder=base.new_train_state(self.decoder, g_vars, txs["decoder"]),
           d=base.new_train_state(self.discriminator, d_vars, txs["d"]),
-          likelihood=base.TrainState.create(
-              apply_fn=None, params={"log_scale": jnp.asarray(c.loss.log_scale, jnp.float32)},
-              tx=txs["decoder"]))
+          likelihood=self.likelihood_state(txs["decoder"]))
 
     return init
 
@@ -121,8 +119,7 @@ class VAEGAN(vae.VAE):
     """
     enc_p, dec_p, d_p = params
     c = self.config
-    (mean, log_var), e_stats = base.apply_train(self.encoder, state.encoder, (x,), enc_p)
-    z = mean + jnp.exp(0.5 * log_var) * eps
+    mean, log_var, z, e_stats = self.posterior(state, enc_p, x, eps)
     x_tilde, g_stats = base.apply_train(self.decoder, state.decoder, (z,) + labels, dec_p)
     x_prior, g_stats = base.apply_train(self.decoder, state.decoder.replace(batch_stats=g_stats),
                                         (z_prior,) + labels, dec_p)
@@ -153,9 +150,7 @@ class VAEGAN(vae.VAE):
     def step(state: VAEGANState, data, key):
       offset = base.device_offset(self.axis_name, batch)
       k_data, k_eps, k_prior = jax.random.split(base.step_key(key, state.step), 3)
-      inputs = base.draw_batch(data, self.data_keys, k_data, offset, batch, resident=resident)
-      x, labels = inputs[0], inputs[1:]
-      eps = base.normal_per_example(k_eps, offset, batch, self.z_dim)
+      x, labels, eps = self.draw_inputs(data, k_data, k_eps, offset, batch, resident)
       z_prior = base.normal_per_example(k_prior, offset, batch, self.z_dim)
       params = (state.encoder.params, state.decoder.params, state.d.params)
       fn = lambda p: self.group_losses(state, p, x, labels, eps, z_prior)

@@ -117,5 +117,10 @@ def reparameterize(key: jax.Array, mean: jnp.ndarray, log_var: jnp.ndarray, *,
   """
   chex.assert_equal_shape([mean, log_var])
   shape = mean.shape if num_samples is None else (num_samples,) + mean.shape
-  eps = jax.random.normal(key, shape, dtype=mean.dtype)
+  return posterior_sample(mean, log_var, jax.random.normal(key, shape, dtype=mean.dtype))
+
+
+def posterior_sample(mean: jnp.ndarray, log_var: jnp.ndarray, eps: jnp.ndarray) -> jnp.ndarray:
+  r""":math:`z = \mu + e^{v / 2} \odot \epsilon` for given standard normals `eps` (`reparameterize`
+  with the noise drawn by the caller, e.g. per example from its global index)."""
   return mean + jnp.exp(0.5 * log_var) * eps
