@@ -99,6 +99,11 @@ class InputSpace:
     return self.sampler.generate(state, d, labels if self.conditional else None)
 
 
+def _fractions(steps: int) -> list:
+  """Column labels t = 0 ... 1 of an interpolation strip."""
+  return [f"t={i / max(steps - 1, 1):.2g}" for i in range(steps)]
+
+
 def _scale_key(s: float) -> str:
   return f"s{s:g}"
 
@@ -110,10 +115,13 @@ class _Editor:
   conditional generator (None otherwise). Every function runs in batches of `edit.batch_size`.
   """
 
-  def __init__(self, config, family, state, space: InputSpace, logits_fn, target: int):
+  def __init__(self, config, family, state, space: InputSpace, logits_fn, target: int,
+               workdir: str):
     e = config.edit
     self.family, self.state, self.space, self.target = family, state, space, target
     self.batch = int(e.batch_size)
+    # Every figure's title starts with the run and the checkpoint it shows.
+    self.run_name = f"{os.path.basename(os.path.normpath(workdir))}, step {step_of(state):,}"
     self.num_steps = int(e.num_steps)
 
     @jax.jit
@@ -217,7 +225,7 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # Real-image edits read the test split: opened now, so a dataset without one fails before any work.
   real_test = (load_config_dataset(config, split="test")
                if family.has_encoder and not space.conditional else None)
-  editor = _Editor(config, family, state, space, logits_fn, target)
+  editor = _Editor(config, family, state, space, logits_fn, target, workdir)
   root = jax.random.fold_in(jax.random.PRNGKey(config.seed), _KEY_SALT)
   k_edit, k_transfer, k_interp, k_arith = jax.random.split(root, 4)
 
@@ -270,11 +278,16 @@ def _draw_edits(editor: _Editor, d0, d_final, path, labels, workdir: str) -> Non
   ba_labels = None if labels is None else np.tile(labels[:nrows * show].reshape(nrows, 1, show),
                                                   (1, 2, 1)).reshape(-1)
   plots.save_image_grid(editor.render(before_after.reshape(-1, editor.space.dim), ba_labels),
-                        os.path.join(workdir, "edit_before_after.png"), ncols=show)
+                        os.path.join(workdir, "edit_before_after.png"), ncols=show,
+                        title=f"{editor.run_name}: samples edited towards class {editor.target}"
+                              " (same column = same latent)",
+                        row_labels=["before", "after"] * nrows)
   cols = np.unique(np.round(np.linspace(0, editor.num_steps, _SHOW)).astype(int))
   plots.save_image_grid(editor.rows(path[:show, cols], None if labels is None else labels[:show],
                                     len(cols)),
-                        os.path.join(workdir, "edit_trajectory.png"), ncols=len(cols))
+                        os.path.join(workdir, "edit_trajectory.png"), ncols=len(cols),
+                        title=f"{editor.run_name}: edit paths towards class {editor.target}, "
+                              "one latent per row", col_labels=[f"step {c}" for c in cols])
 
 
 def _direction_transfer(editor: _Editor, config, path, loaded_direction, key,
@@ -301,7 +314,10 @@ def _direction_transfer(editor: _Editor, config, path, loaded_direction, key,
   sweep = np.concatenate([new_d[None, :show], moved[:, :show]]).swapaxes(0, 1)
   plots.save_image_grid(editor.rows(sweep, None if new_labels is None else new_labels[:show],
                                     len(scales) + 1),
-                        os.path.join(workdir, "direction_transfer.png"), ncols=len(scales) + 1)
+                        os.path.join(workdir, "direction_transfer.png"), ncols=len(scales) + 1,
+                        title=f"{editor.run_name}: new latents z moved to z + s d along the "
+                              f"class-{target} direction", col_labels=["s = 0"] + [
+                                  f"s = {s:g}" for s in scales])
   return results
 
 
@@ -315,12 +331,16 @@ def _latent_paths(editor: _Editor, config, k_interp, k_arith, workdir: str) -> N
   for method, name in (("linear", "lerp"), ("slerp", "slerp")):
     strip = np.asarray(_interpolate(ends[:n], ends[n:], num=steps, method=method)).swapaxes(0, 1)
     plots.save_image_grid(editor.rows(strip, row_labels, steps),
-                          os.path.join(workdir, f"interpolation_{name}.png"), ncols=steps)
+                          os.path.join(workdir, f"interpolation_{name}.png"), ncols=steps,
+                          title=f"{editor.run_name}: {method} interpolation between two random "
+                                "latents per row", col_labels=_fractions(steps))
   abc, abc_labels = editor.draw(k_arith, 3 * n, True)
   a, b, c = abc[:n], abc[n:2 * n], abc[2 * n:]
   table = np.stack([a, b, c, np.asarray(latents.latent_arithmetic(a, b, c, mean=False))], axis=1)
   plots.save_image_grid(editor.rows(table, None if abc_labels is None else abc_labels[:n], 4),
-                        os.path.join(workdir, "latent_arithmetic.png"), ncols=4)
+                        os.path.join(workdir, "latent_arithmetic.png"), ncols=4,
+                        title=f"{editor.run_name}: latent arithmetic",
+                        col_labels=["a", "b", "c", "a + b - c"])
 
 
 _interpolate = jax.jit(latents.interpolate, static_argnames=("num", "method"))
@@ -352,12 +372,16 @@ def _edit_real_images(config, test_dataset, workdir: str, editor: _Editor) -> di
          "real_image_recon_accuracy": float(np.mean(np.argmax(probs0, -1) == y))}
   show = min(_SHOW, len(keep))
   grid = np.concatenate([x[:show], render(z0[:show]), render(z1[:show])])
-  plots.save_image_grid(grid, os.path.join(workdir, "edit_real_before_after.png"), ncols=show)
+  plots.save_image_grid(grid, os.path.join(workdir, "edit_real_before_after.png"), ncols=show,
+                        title=f"{editor.run_name}: test images edited towards class {target}",
+                        row_labels=["real", "recon.", "edited"])
   n, steps = min(int(e.num_interpolations), len(keep) // 2), int(e.interpolation_steps)
   if n:
     strip = np.asarray(_interpolate(z0[:n], z0[n:2 * n], num=steps, method="slerp"))
     plots.save_image_grid(editor.rows(strip.swapaxes(0, 1), None, steps),
-                          os.path.join(workdir, "interpolation_real.png"), ncols=steps)
+                          os.path.join(workdir, "interpolation_real.png"), ncols=steps,
+                          title=f"{editor.run_name}: slerp between two encoded test images "
+                                "per row", col_labels=_fractions(steps))
   return out
 
 

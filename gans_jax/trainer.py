@@ -243,15 +243,22 @@ class Outputs:
 
   def samples(self, state, history: list) -> None:
     step = step_of(state)
+    name = os.path.basename(os.path.normpath(self.workdir))
     for prefix, (out, ncols) in self.grids_fn(state).items():
       path = os.path.join(self.workdir, "samples", f"{prefix}step_{step:07d}.png")
+      out = np.asarray(out)
       if self.dataset.kind == "image":
-        plots.save_image_grid(np.asarray(out), path, ncols=ncols)
+        ncols = int(ncols) if ncols is not None else int(np.ceil(np.sqrt(len(out))))
+        what, rows = self.family.grid_legend(prefix, -(-len(out) // ncols))
+        plots.save_image_grid(out, path, ncols=ncols, row_labels=rows,
+                              title=f"{name}: {what}, step {step:,}")
       else:
-        plots.save_scatter(np.asarray(out), path, reference=self.real_points)
+        plots.save_scatter(out, path, reference=self.real_points,
+                           title=f"{name}: samples (blue) over data (grey), step {step:,}")
       if self.events is not None:
         self.events.image(sample_tag(prefix), path, step)
-    plots.save_metric_plot(history, os.path.join(self.workdir, "losses.png"))
+    plots.save_metric_plot(history, os.path.join(self.workdir, "losses.png"),
+                           title=f"{name}: training metrics to step {step:,}")
 
   def evaluate(self, state) -> dict:
     # Same latents at every evaluation, so the curve shows the model changing.
@@ -263,7 +270,9 @@ class Outputs:
       self.events.scalars("eval", row)
     keys = [k for k in ("fid", "precision", "recall", "modes", "high_quality", "reverse_kl")
             if k in row]
-    plots.save_metric_plot(self.eval_rows, os.path.join(self.workdir, "eval.png"), keys=keys)
+    plots.save_metric_plot(self.eval_rows, os.path.join(self.workdir, "eval.png"), keys=keys,
+                           title=f"{os.path.basename(os.path.normpath(self.workdir))}: "
+                                 f"evaluation during training ({self.eval_num:,} samples)")
     return row
 
 

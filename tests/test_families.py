@@ -251,8 +251,17 @@ def test_classifier_family_resumes_exactly(data_dir, tmp_path, capsys):
           f"{meta['test_accuracy']:.4f}\n") in capsys.readouterr().out
 
 
-def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_dir, tmp_path):
+def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_dir, tmp_path,
+                                                      monkeypatch):
+  from gans_jax import plots
   from gans_jax.edit import edit
+  drawn = {}  # every picture the run writes, with the words written on it
+  real_save = plots.save_image_grid
+
+  def spy(images, path, ncols=None, **labels):
+    drawn[os.path.basename(path)] = labels
+    real_save(images, path, ncols, **labels)
+  monkeypatch.setattr(plots, "save_image_grid", spy)
   config = tiny("vae", data_dir, 2)
   config.dataset.resolution = 16
   config.eval.classifier_dir = digits_classifier[0]
@@ -266,6 +275,19 @@ def test_edit_reaches_real_images_through_the_encoder(digits_classifier, data_di
   assert 0.0 <= results["real_image_recon_accuracy"] <= 1.0
   for name in ("edit_real_before_after.png", "interpolation_real.png"):
     assert (tmp_path / name).exists()
+  # Each picture is readable alone: the run, the step and what it shows in its title; rows or
+  # columns labelled.
+  assert {"step_0000002.png", "recon_step_0000002.png", "edit_before_after.png",
+          "edit_trajectory.png", "direction_transfer.png", "interpolation_lerp.png",
+          "interpolation_slerp.png", "latent_arithmetic.png", "edit_real_before_after.png",
+          "interpolation_real.png"} <= set(drawn)
+  run = os.path.basename(str(tmp_path))
+  for name, labels in drawn.items():
+    assert run in labels["title"] and "step 2" in labels["title"], (name, labels)
+    if name != "step_0000002.png":
+      assert labels.get("row_labels") or labels.get("col_labels"), name
+  assert drawn["edit_before_after.png"]["row_labels"][:2] == ["before", "after"]
+  assert drawn["latent_arithmetic.png"]["col_labels"] == ["a", "b", "c", "a + b - c"]
 
 
 @pytest.mark.parametrize("name", ["gan_mlp", "vae", "vae_gan", "classifier_digits",

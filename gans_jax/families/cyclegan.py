@@ -314,6 +314,10 @@ class CycleGAN(Family):
     rows = [a, g_a, self.translate(state, g_a, "ba"), b, f_b, self.translate(state, f_b, "ab")]
     return {"": (jnp.concatenate(rows), a.shape[0])}
 
+  def grid_legend(self, prefix: str, num_rows: int) -> tuple:
+    del prefix, num_rows
+    return ("test images translated and back", ["a", "G(a)", "F(G(a))", "b", "F(b)", "G(F(b))"])
+
   def classifier_dirs(self) -> dict:
     """Each domain's classifier workdir: eval.classifier_dir_a/_b, else runs/classifier_<dataset>_a/_b
     for digits2styled (whose domains have digit labels); {} for a dataset with neither."""

@@ -103,6 +103,13 @@ class Family:
       return {}
     return {"": (self.generate(state, fixed["z"], fixed.get("labels")), fixed.get("ncols"))}
 
+  def grid_legend(self, prefix: str, num_rows: int) -> tuple:
+    """(what the grid `prefix` of `sample_grids` shows, a label per row) for its picture."""
+    del prefix
+    if self.num_classes:
+      return ("one row per class, fixed latents", [f"class {k}" for k in range(num_rows)])
+    return ("fixed latents", ())
+
   def fixed_inputs(self, key: jax.Array, num: int) -> dict:
     """The latents (and labels, columns) of the sample grids."""
     if not self.num_classes:

@@ -220,6 +220,12 @@ class EncoderDecoderFamily(Family):
       grids["recon_"] = (recon, None)
     return grids
 
+  def grid_legend(self, prefix: str, num_rows: int) -> tuple:
+    if prefix == "recon_":
+      return ("training images and their reconstructions (posterior mean)",
+              ["data", "recon."] * (num_rows // 2))
+    return super().grid_legend(prefix, num_rows)
+
   # -- evaluation
   def eval_metrics(self, state, evaluator, key):
     test = base.load_config_dataset(self.config, split="test").all()
