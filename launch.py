@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import time
 
 import ml_collections
 from absl import flags
@@ -173,25 +174,26 @@ def main(argv) -> None:
   from gans_jax.families.base import step_of
   from gans_jax.trainer import Interrupted, TrainingDiverged, train_and_evaluate
 
+  from gans_jax import summary
+  start = time.time()
   try:
     if _MODE.value == "train":
       state = train_and_evaluate(config, workdir, progress=_PROGRESS.value)
-      print(f"done: {step_of(state)} steps; outputs in {workdir}")
+      summary.print_summary([f"done: {step_of(state)} steps ({summary.elapsed(start)})"],
+                            workdir, start)
     elif _MODE.value == "eval":
       require_checkpoint(workdir, "--mode=eval")  # before loading anything
       from gans_jax.evaluate import evaluate
-      evaluate(config, workdir)
-      print(f"wrote {workdir}/eval.json")
+      summary.print_summary(summary.eval_headline(evaluate(config, workdir)), workdir, start)
     elif _MODE.value == "edit":
       require_checkpoint(workdir, "--mode=edit")
       from gans_jax.edit import edit
-      edit(config, workdir)
-      print(f"wrote {workdir}/edit.json and edit PNGs")
+      summary.print_summary(summary.edit_headline(edit(config, workdir)), workdir, start)
     elif _MODE.value == "sample":
       require_checkpoint(workdir, "--mode=sample")
       from gans_jax.export import export_samples
       meta = export_samples(config, workdir)
-      print(f"wrote {meta['num']} samples to {workdir}/export")
+      summary.print_summary([f"{meta['num']} samples"], workdir, start)
   except UserError as e:
     _fail(str(e))
   except TrainingDiverged as e:

@@ -88,6 +88,10 @@ def test_edit_mode_writes_edit_json_pngs_and_a_direction(tiny_cgan):
   assert result.returncode == 0, result.stderr
   saved = json.load(open(os.path.join(workdir, "edit.json")))
   assert saved["target"] == 7 and saved["space"] == "input" and saved["num_steps"] == 3
+  # It ends with its headline and the files it wrote.
+  assert f"edit success {saved['success_rate']:.3f}: {saved['num_edited']} samples" in result.stdout
+  wrote = [l for l in result.stdout.splitlines() if l.startswith(f"wrote in {workdir}: ")]
+  assert len(wrote) == 1 and all(name in wrote[0] for name in PNGS + ("edit.json",)), wrote
   assert saved["num_edited"] + saved["num_dropped"] == 24 and saved["num_edited"] >= 1
   for key in ("success_rate", "non_target_change"):
     assert 0.0 <= saved[key] <= 1.0, key
