@@ -30,7 +30,10 @@ import orbax.checkpoint as ocp
 
 from gans_jax import parallel
 from gans_jax.errors import UserError
+from gans_jax.logs import silence_misleading_library_warnings
 from gans_jax.families.base import step_of
+
+silence_misleading_library_warnings()
 
 LOCK_FILE = ".lock"
 DAMAGED_PREFIX = "damaged_"  # a checkpoint that did not restore, set aside by training

@@ -19,6 +19,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import time
 from typing import Callable, Iterable
 
@@ -309,6 +310,7 @@ class _Run:
     # (process 0 locks it; the others share its filesystem or have their own).
     self.lock, created = prepare_workdir(workdir, lock=self.is_main)
     self.ckpt = self.bar = self.events = self.feed = self.best = None
+    self.show_progress = False
     try:
       self._start(config, workdir, progress, fam_cls)
     except BaseException:
@@ -359,10 +361,18 @@ class _Run:
     self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main,
                           self.events)
     self.best = _best_checkpointer(config, workdir, self.outputs, self.dataset.kind)
-    if progress and self.is_main:
+    self.show_progress = progress and self.is_main
+    if self.show_progress and self.start < config.train.num_steps:
+      print("compiling the training step (the first call; no estimate of the remaining time "
+            "until it is done) ...", file=sys.stderr, flush=True)
+
+  def start_bar(self, done: int) -> None:
+    """The progress bar, from after the first call (its compile time would ruin the estimate),
+    its rate the mean since then (smoothing 0), so logging or sampling steps do not swing it."""
+    if self.show_progress and self.bar is None:
       from tqdm import tqdm
-      self.bar = tqdm(total=config.train.num_steps, initial=self.start, unit="step",
-                      dynamic_ncols=True)
+      self.bar = tqdm(total=self.config.train.num_steps, initial=done, unit="step",
+                      dynamic_ncols=True, smoothing=0)
 
   def first_replica(self, state):
     # Samples and in-training evaluation: replica 0 when several seeds train at once.
@@ -479,9 +489,11 @@ def _loop(run: _Run, stop: GracefulStop) -> None:
     if stop.requested:
       raise KeyboardInterrupt
     metrics = run.advance(step, n)
-    run.after_steps(step + n, metrics, timer)
-    if run.bar is not None:
+    if run.bar is None:
+      run.start_bar(step + n)
+    else:
       run.bar.update(n)
+    run.after_steps(step + n, metrics, timer)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -15,13 +15,20 @@ dataset prepared on any machine holds the same numbers.
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
 import inspect
+import io
+import sys
+import time
 
 from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
 from gans_jax.errors import UserError
+from gans_jax.logs import silence_misleading_library_warnings
+
+silence_misleading_library_warnings()
 
 # The digits split: a fixed permutation of sklearn's 1,797 rows; the first 360 (20 %) are the test split.
 DIGITS_TOTAL = 1797
@@ -125,9 +132,20 @@ def prepared(make_builder: Callable[[], tfds.core.DatasetBuilder]) -> tfds.core.
   """
   builder = make_builder()
   if not builder.is_prepared():
+    # TFDS announces "Downloading and preparing dataset Unknown size" on stdout and shows its
+    # progress bars; nothing is downloaded, so say what happens instead, on stderr.
+    start = time.perf_counter()
+    print(f"preparing {builder.name} once as array_record in {builder.data_dir} "
+          "(nothing is downloaded) ...", file=sys.stderr, flush=True)
     try:
-      builder.download_and_prepare(
-          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+      with contextlib.redirect_stdout(io.StringIO()):
+        tfds.display_progress_bar(False)
+        try:
+          builder.download_and_prepare(
+              download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+        finally:
+          tfds.display_progress_bar(True)
+      print(f"prepared {builder.name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     except FileExistsError:
       builder = make_builder()
       if not builder.is_prepared():
