@@ -65,6 +65,7 @@ from gans_jax.atomic import atomic_path, write_json
 from gans_jax.evaluate import restore_latest
 from gans_jax.families.base import load_config_dataset, step_of
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
+from gans_jax.summary import progress_printer
 
 DIRECTION_FILE = "edit_direction.npy"
 _KEY_SALT = 0xED17  # edit mode's keys are folded from config.seed with this constant
@@ -212,6 +213,8 @@ def _domain_classifier(config, num_classes: int):
 
 def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=edit: edits, measures and draws; writes edit.json and PNGs; returns the results."""
+  log = progress_printer("edit")
+  log(f"restoring the latest checkpoint of {workdir}")
   dataset, family, state = restore_latest(config, workdir)
   if dataset.kind != "image":
     raise UserError(f"dataset.name: --mode=edit needs an image dataset with a domain "
@@ -229,10 +232,16 @@ def edit(config: ml_collections.ConfigDict, workdir: str) -> dict:
   root = jax.random.fold_in(jax.random.PRNGKey(config.seed), _KEY_SALT)
   k_edit, k_transfer, k_interp, k_arith = jax.random.split(root, 4)
 
+  log(f"classifier-gradient editing of {int(e.num_samples)} samples towards class {target}, "
+      f"{int(e.num_steps)} steps")
   results, path = _classifier_gradient_edit(editor, config, k_edit, workdir)
+  log(f"the direction on {int(e.num_samples)} new samples at scales "
+      f"{', '.join(f'{s:g}' for s in e.direction_scales)}")
   results.update(_direction_transfer(editor, config, path, loaded_direction, k_transfer, workdir))
+  log("interpolations and latent arithmetic")
   _latent_paths(editor, config, k_interp, k_arith, workdir)
   if real_test is not None:
+    log("editing real test images through the encoder")
     results.update(_edit_real_images(config, real_test, workdir, editor))
   write_json(os.path.join(workdir, "edit.json"), results)
   width = max(map(len, results)) + 2

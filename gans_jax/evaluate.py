@@ -19,6 +19,7 @@ reusable part the training loop calls every `eval_every` steps.
 """
 
 import os
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +35,7 @@ from gans_jax.families.base import load_config_dataset, step_of
 from gans_jax.families.classifier import classifier_dir
 from gans_jax.features import INCEPTION_BATCH, ClassifierFeatures, InceptionFeatures
 from gans_jax.latents import sample_latents
+from gans_jax.summary import progress_printer, quiet
 
 
 # Folded into the seed for the latents --mode=eval scores (and --mode=sample exports).
@@ -64,6 +66,12 @@ def requested_labels(num: int, num_classes: int, classes=()) -> np.ndarray | Non
   return classes[np.arange(num) % len(classes)]
 
 
+def score_name(features_kind: str) -> str:
+  """The name of Salimans et al.'s score in a feature space: `inception_score` only in Inception's
+  softmax (the published score); in the domain classifier's, `classifier_score`."""
+  return "inception_score" if features_kind == "inception" else "classifier_score"
+
+
 def generate_samples(generate, z_dim: int, key: jax.Array, num: int, batch_size: int,
                      truncation: float | None = None,
                      labels: np.ndarray | None = None) -> np.ndarray:
@@ -81,9 +89,11 @@ def generate_samples(generate, z_dim: int, key: jax.Array, num: int, batch_size:
 class Evaluator:
   """Holds what does not change between evaluations: real features, feature extractor, centres."""
 
-  def __init__(self, config: ml_collections.ConfigDict, sampler, kind: str):
-    """`sampler`: a family with a sampler (``generate(state, z, labels)``, `z_dim`, `num_classes`)."""
-    self.config, self.sampler, self.kind = config, sampler, kind
+  def __init__(self, config: ml_collections.ConfigDict, sampler, kind: str,
+               log: Callable[[str], None] = quiet):
+    """`sampler`: a family with a sampler (``generate(state, z, labels)``, `z_dim`, `num_classes`);
+    `log` reports the long stages (`summary.progress_printer`)."""
+    self.config, self.sampler, self.kind, self.log = config, sampler, kind, log
     ev = config.eval
     self.batch_size = int(ev.batch_size)
     self._generate = jax.jit(sampler.generate)
@@ -97,6 +107,8 @@ class Evaluator:
     kw = dict(data_dir=config.dataset.data_dir, resolution=resolution)
     test = load_dataset(config.dataset.name, split="test", **kw).all()
     train_arrays = load_dataset(config.dataset.name, split="train", **kw).all()
+    log(f"features of the {len(test['x']):,} test and {len(train_arrays['x']):,} training images "
+        f"({self.extractor.kind})")
     self.real_features, _ = self._features(test["x"])
     self.real_stats = _stats(self.real_features)
     train_features, _ = self._features(train_arrays["x"])
@@ -153,11 +165,13 @@ class Evaluator:
                per_class: bool = False) -> dict:
     """Metrics of `num` generated samples; `full=False` skips KID, D/C and IS (P/R only);
     `per_class=True` adds `per_class` metrics for a conditional generator (full only)."""
+    self.log(f"{num:,} samples" + ("" if truncation is None else f" at truncation {truncation:g}"))
     x = self.samples(state, key, num, truncation)
     if self.kind == "points":
       mc = metrics.mode_coverage(jnp.asarray(x), jnp.asarray(self.centers), self.std)
       return {k: float(v) for k, v in mc.items()}
     ev = self.config.eval
+    self.log("their features and scores")
     fake_features, probs = self._features(x)
     n_real = len(self.real_features)
     # P/R and D/C compare equal-sized sets, as the papers do.
@@ -178,8 +192,10 @@ class Evaluator:
     out.update({"kid": float(kid), "kid_std": float(kid_std)})
     out.update({k: float(v) for k, v in metrics.density_coverage(
         self.real_features, fake_subset, k=ev.dc_k).items()})
+    # Salimans et al.'s score, named for the network whose softmax it is computed in.
+    name = score_name(self.extractor.kind)
     is_mean, is_std = metrics.inception_score(jnp.asarray(probs), num_splits=ev.is_splits)
-    out.update({"inception_score": float(is_mean), "inception_score_std": float(is_std)})
+    out.update({name: float(is_mean), f"{name}_std": float(is_std)})
     if per_class and self.sampler.num_classes:
       out.update(self.per_class_metrics(fake_features, class_probs, self.labels(num)))
     return out
@@ -267,19 +283,24 @@ def _table(results: dict) -> str:
 
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """--mode=eval: scores the latest checkpoint, writes eval.json (+ truncation sweep)."""
+  log = progress_printer("eval")
+  log(f"restoring the latest checkpoint of {workdir}")
   dataset, family, state = restore_latest(config, workdir)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_KEY)
   num = int(config.eval.num_samples)
   results = {"step": step_of(state)}
   evaluator = None
   if family.has_sampler:
-    evaluator = Evaluator(config, family, dataset.kind)
+    evaluator = Evaluator(config, family, dataset.kind, log)
     results["num_samples"] = num
     # Conditional generators: also per requested class (fid_class_3, accuracy_class_3, ...).
     results.update(evaluator(state, key, num, config.eval.truncation, per_class=True))
+  log(f"the {family.name} family's own metrics")
   results.update(family.eval_metrics(state, evaluator, key))
   if evaluator is not None and dataset.kind == "image" and config.eval.truncation_sweep:
     sweep = []
+    log(f"truncation sweep over psi = {', '.join(f'{p:g}' for p in config.eval.truncation_sweep)}"
+        " and none (precision and recall)")
     for psi in config.eval.truncation_sweep:
       r = evaluator(state, key, num, float(psi), full=False)
       sweep.append({"truncation": float(psi), **r})

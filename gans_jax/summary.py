@@ -1,6 +1,7 @@
 """The short summary each mode of launch.py ends with: its headline numbers and the files it wrote."""
 
 import os
+import sys
 import time
 
 
@@ -80,6 +81,21 @@ def print_summary(headline: list, workdir: str, start: float) -> None:
   files = written_since(workdir, start)
   if files:
     print(f"wrote in {workdir}: " + ", ".join(files))
+
+
+def progress_printer(mode: str):
+  """``log(message)``: one stderr line ``[mode  12.3 s] message`` (time since the first call),
+  so the long stages of eval and edit show they are working."""
+  start = time.perf_counter()
+
+  def log(message: str) -> None:
+    print(f"[{mode} {time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+  return log
+
+
+def quiet(message: str) -> None:
+  del message
 
 
 def elapsed(start: float) -> str:

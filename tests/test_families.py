@@ -218,7 +218,7 @@ def test_vae_eval_writes_image_metrics_and_likelihood_bounds(digits_classifier, 
   config.eval.iw_samples = 20
   trainer.train_and_evaluate(config, str(tmp_path), progress=False)
   results = evaluate.evaluate(config, str(tmp_path))
-  keys = {"fid", "kid", "precision", "recall", "density", "coverage", "inception_score",
+  keys = {"fid", "kid", "precision", "recall", "density", "coverage", "classifier_score",
           "fid_train_test", "elbo", "log_likelihood_iw", "iw_samples", "recon_mse", "fid_recon"}
   assert keys <= set(results), keys - set(results)
   assert results["iw_samples"] == 20
