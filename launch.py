@@ -189,6 +189,10 @@ def main(argv) -> None:
       require_checkpoint(workdir, "--mode=edit")
       from gans_jax.edit import edit
       summary.print_summary(summary.edit_headline(edit(config, workdir)), workdir, start)
+    elif _MODE.value == "sample" and config.sample.get("split"):
+      from gans_jax.export import export_split
+      meta = export_split(config, workdir)
+      summary.print_summary([f"{meta['num']} real {meta['split']} images"], workdir, start)
     elif _MODE.value == "sample":
       require_checkpoint(workdir, "--mode=sample")
       from gans_jax.export import export_samples

@@ -104,6 +104,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.sample.truncation = config_dict.placeholder(float)  # psi; None: untruncated prior
   # Conditional models: the classes requested, cycled through; (): all classes, balanced.
   config.sample.classes = ()
+  # A split name ('test', 'train'): export that split's real images (the first sample.num, at
+  # dataset.resolution) to <workdir>/export_<split> instead of samples; needs no checkpoint.
+  config.sample.split = config_dict.placeholder(str)
 
   # Latent editing (--mode=edit): classifier-gradient ascent on the generator
   # input towards class `target` (gans_jax/edit.py, gans_jax/latents.py).

@@ -11,6 +11,10 @@ with a sampler and writes `<workdir>/export/`:
   no PNGs);
 - ``export.json``: step, num, truncation, classes, shape.
 
+With `sample.split` set (e.g. ``--config.sample.split=test``), `export_split` writes that split's
+real images the same way to ``<workdir>/export_<split>/`` instead, without a checkpoint: the
+reference set for ``python -m gans_jax.fid``.
+
 Latents come from ``fold_in(PRNGKey(seed), EVAL_KEY)`` like `--mode=eval`'s, so
 with the same seed, `sample.truncation` and balanced classes the export holds
 the samples `--mode=eval` scores. `sample.truncation` = psi draws latents
@@ -30,7 +34,7 @@ import numpy as np
 from gans_jax import families
 from gans_jax.errors import UserError
 from gans_jax.evaluate import EVAL_KEY, generate_samples, requested_labels, restore_latest
-from gans_jax.families.base import step_of
+from gans_jax.families.base import load_config_dataset, step_of
 from gans_jax.image_files import to_uint8, write_png
 
 EXPORT_DIR = "export"
@@ -71,6 +75,25 @@ def _swap_in(new: str, final: str) -> None:
     os.replace(final, old)
   os.replace(new, final)
   shutil.rmtree(old, ignore_errors=True)
+
+
+def export_split(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """--mode=sample with `sample.split`: the first `sample.num` real images of that split, at
+  `dataset.resolution`, written as an export (`<workdir>/export_<split>/`) for FID tools."""
+  split = config.sample.split
+  dataset = load_config_dataset(config, split=split)  # UserError naming a missing split
+  if dataset.kind != "image":
+    raise UserError(f"sample.split: {config.dataset.name!r} holds {dataset.kind}, not images")
+  num = min(int(config.sample.num), dataset.num_examples)
+  data = dataset.get(np.arange(num))
+  meta = {"dataset": config.dataset.name, "split": split, "num": num,
+          "shape": list(data["x"].shape)}
+  final = os.path.join(workdir, f"{EXPORT_DIR}_{split}")
+  tmp = final + ".tmp"
+  shutil.rmtree(tmp, ignore_errors=True)
+  _write(tmp, data["x"], data.get("y"), meta, "image")
+  _swap_in(tmp, final)
+  return meta
 
 
 def export_samples(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -13,7 +13,8 @@ Each PATH is a folder of PNG/JPEG files (recursive), an `.npz` of uint8 images
 the fraction of B inside A's (Kynkaanniemi et al. 2019); density/coverage
 (Naeem et al. 2020) likewise; both compare the first min(num_a, num_b) of each.
 
-Features (`gans_jax.features`): ``inception`` (the default), the FID
+Features (`gans_jax.features`): without ``--features``, the space a statistics file among the
+PATHs was saved in (it records the ``--features`` that made it), else ``inception``: the FID
 InceptionV3 with pytorch-fid's weights (``--inception_path``: the ``.pth`` or
 its converted ``.npz``; default ``~/.cache/gans_jax/``): images are uint8 and
 resized to 299x299 bilinearly without antialiasing, as pytorch-fid and clean-fid's
@@ -57,6 +58,7 @@ class Stats(NamedTuple):
   features: np.ndarray | None  # [N, F] float32, or None (mean/cov only)
   space: str | None  # "inception" or "classifier"; None: not recorded (pytorch-fid files)
   fingerprint: str | None
+  spec: str | None = None  # the --features that made it ("classifier:DIR"); None: not recorded
 
 
 def stats_of_features(features: np.ndarray, space: str, fingerprint: str) -> Stats:
@@ -84,6 +86,7 @@ def load_stats(path: str) -> Stats:
     get = lambda k: npz[k] if k in npz.files else None  # noqa: E731
     mu, sigma, feats = get("mu"), get("sigma"), get("feats")
     num, space, fingerprint = get("num"), get("features"), get("fingerprint")
+    spec = get("features_spec")
   if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
     raise UserError(f"{path}: mu {mu.shape} and sigma {sigma.shape} are not [F] and [F, F]")
   if feats is not None and (feats.ndim != 2 or feats.shape[1] != len(mu)):
@@ -91,12 +94,15 @@ def load_stats(path: str) -> Stats:
   return Stats(mu.astype(np.float64), sigma.astype(np.float64),
                None if num is None else int(num), feats,
                None if space is None else str(space),
-               None if fingerprint is None else str(fingerprint))
+               None if fingerprint is None else str(fingerprint),
+               None if spec is None else str(spec))
 
 
 def save_stats(path: str, stats: Stats, *, with_features: bool = True) -> None:
   arrays = dict(mu=stats.mu, sigma=stats.sigma, num=np.int64(stats.num),
                 features=np.str_(stats.space), fingerprint=np.str_(stats.fingerprint))
+  if stats.spec:
+    arrays["features_spec"] = np.str_(stats.spec)
   if with_features:
     arrays["feats"] = stats.features
   with atomic_path(path, ".npz") as tmp:
@@ -133,7 +139,8 @@ def _check_compatible(named: list[tuple[str, Stats]], kind: str) -> None:
   for path, stats in named:
     space = stats.space or "inception"  # pytorch-fid's files record nothing: Inception's
     if space != kind:
-      raise UserError(f"{path}: statistics of {space} features, but --features is {kind}")
+      raise UserError(f"{path}: statistics of {space} features ({stats.spec or space}), but "
+                      f"the other input is scored in {kind} features")
     if stats.fingerprint:
       seen.setdefault(stats.fingerprint, path)
   if len(seen) > 1:
@@ -200,7 +207,9 @@ def _parser() -> argparse.ArgumentParser:
   p = _Parser(prog="python -m gans_jax.fid", description=__doc__.split("\n\n")[0])
   p.add_argument("paths", nargs="+", metavar="PATH",
                  help="a folder of PNG/JPEG files, an .npz of uint8 images, or a statistics file")
-  p.add_argument("--features", default="inception", help="inception (default) or classifier:DIR")
+  p.add_argument("--features", default=None,
+                 help="inception or classifier:DIR; default: the space a statistics file among "
+                      "the PATHs was saved in, else inception")
   p.add_argument("--inception_path", default=None,
                  help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth or its converted "
                       ".npz (default: ~/.cache/gans_jax/)")
@@ -226,13 +235,26 @@ def run(args: argparse.Namespace) -> dict:
     raise UserError(f"--batch_size: must be >= 1, got {args.batch_size}")
   if args.save_stats is not None and is_stats_file(args.paths[0]):
     raise UserError(f"{args.paths[0]}: is a statistics file already; --save_stats takes images")
-  stats = collect_stats(args.paths, args.features, args.inception_path, args.batch_size)
+  spec = args.features or recorded_spec(args.paths) or "inception"
+  stats = collect_stats(args.paths, spec, args.inception_path, args.batch_size)
   if args.save_stats is not None:
-    save_stats(args.save_stats, stats[0], with_features=args.stats_features)
-    return {"wrote": args.save_stats, "num": stats[0].num, "features": args.features}
+    save_stats(args.save_stats, stats[0]._replace(spec=spec), with_features=args.stats_features)
+    return {"wrote": args.save_stats, "num": stats[0].num, "features": spec}
   result = compare(*stats, pr_k=args.pr_k, dc_k=args.dc_k, kid_subsets=args.kid_subsets,
                    kid_subset_size=args.kid_subset_size)
-  return {**result, "features": args.features}
+  return {**result, "features": spec}
+
+
+def recorded_spec(paths: list[str]) -> str | None:
+  """The --features that the statistics files among `paths` were saved with (None if none
+  records one); two that differ are an error naming both."""
+  found = [(p, load_stats(p).spec) for p in paths if is_stats_file(p)]
+  found = [(p, spec) for p, spec in found if spec]
+  if len({spec for _, spec in found}) > 1:
+    (path_a, a), (path_b, b) = found[:2]
+    raise UserError(f"{path_b}: statistics in {b} features, but {path_a} holds {a}; compare "
+                    "statistics of one feature space")
+  return found[0][1] if found else None
 
 
 def main(argv: list[str] | None = None) -> int:

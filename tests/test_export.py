@@ -117,3 +117,23 @@ def test_launch_sample_mode_without_a_checkpoint_is_one_line_exit_2(tmp_path):
   assert result.returncode == 2, result.stderr
   lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   assert len(lines) == 1 and "--mode=sample" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_split_exports_its_real_images_for_fid_without_a_checkpoint(data_dir, tmp_path):
+  from gans_jax.data import load_dataset
+  from gans_jax.image_files import to_uint8
+  config = experiment("wgan_gp")
+  config.dataset.data_dir = data_dir
+  config.sample.split, config.sample.num = "test", 50
+  meta = export.export_split(config, str(tmp_path))
+  out = tmp_path / "export_test"
+  assert meta == {"dataset": "digits", "split": "test", "num": 50, "shape": [50, 16, 16, 1]}
+  real = load_dataset("digits", split="test", data_dir=data_dir, resolution=16).get(np.arange(50))
+  saved = np.load(out / "samples.npz")
+  np.testing.assert_array_equal(saved["arr_0"], to_uint8(real["x"]))
+  np.testing.assert_array_equal(saved["labels"], real["y"])
+  assert len([f for f in os.listdir(out) if f.endswith(".png")]) == 50
+  np.testing.assert_array_equal(read_image(str(out / "000007.png")), saved["arr_0"][7])
+  config.sample.split = "validation"
+  with pytest.raises(UserError, match=r"validation"):
+    export.export_split(config, str(tmp_path))

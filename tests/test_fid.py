@@ -102,6 +102,18 @@ def test_saved_statistics_give_the_folders_metrics(digits_classifier, digit_fold
   _, small, _ = run_fid(capsys, tmp_path / "small.npz", test, "--features", features)
   assert small["fid"] == pytest.approx(direct["fid"], rel=1e-9)
   assert small["kid"] is None and small["precision"] is None and "mean and covariance" in small["note"]
+  # A statistics file records its feature space: the other input is scored in it without
+  # --features (Inception, the default, would need weights this machine does not have).
+  _, implied, _ = run_fid(capsys, tmp_path / "train.npz", test)
+  assert implied["features"] == features
+  assert_records_match(implied, direct, rel=1e-9)
+  # Two statistics files of different feature spaces: one error naming both.
+  other = np.load(tmp_path / "test.npz")
+  np.savez(tmp_path / "other.npz", **{**other, "features_spec": np.str_("classifier:elsewhere")})
+  status, _, err = run_fid(capsys, tmp_path / "train.npz", tmp_path / "other.npz")
+  assert status == 2 and err.startswith(f"error: {tmp_path / 'other.npz'}: statistics in "
+                                        f"classifier:elsewhere features, but "
+                                        f"{tmp_path / 'train.npz'} holds {features}")
 
 
 def test_npz_of_the_images_gives_the_folders_fid(digits_classifier, digit_folders, tmp_path,
