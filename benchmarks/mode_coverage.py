@@ -71,6 +71,7 @@ from gans_jax import plots, trainer  # noqa: E402
 from gans_jax.families import check_config, gan  # noqa: E402
 from gans_jax.optim import optimizer_config  # noqa: E402
 from gans_jax.data import load_dataset, mixture_centers  # noqa: E402
+from gans_jax.train_settings import TrainSettings  # noqa: E402
 
 # Steps of a loss or technique row. Measured on this project's 2-core CPU with
 # nothing else running (jax 0.10.2, 10 seeds in groups of 2): 29-62 s per row; the
@@ -236,7 +237,7 @@ def make_seed_runner(dataset, dataset_name: str, row: str, steps: int, n: int, a
   vmapped in one program; every group of n seeds reuses them."""
   config = make_config(dataset_name, row, steps, n, args.seed, args.steps_per_call)
   family, runner = trainer.make_runner(
-      config, lambda axis: gan.GAN(config, dataset, axis), resident=True,
+      TrainSettings.from_config(config), lambda axis: gan.GAN(config, dataset, axis), resident=True,
       devices=jax.local_devices()[:1])
   sample = jax.jit(jax.vmap(family.generate) if n > 1 else family.generate)
   return config, family, runner, sample, runner.put_data({"x": dataset.all()["x"]})

@@ -94,12 +94,13 @@ class _Timed:
     from gans_jax import trainer
     from gans_jax.data import load_dataset
     from gans_jax.families import gan
+    from gans_jax.train_settings import TrainSettings
 
     self.config, self.streamed, self.devices = config, streamed, devices
     dataset = load_dataset(config.dataset.name, data_dir=config.dataset.data_dir,
                            resolution=config.dataset.resolution)
     family, self.runner = trainer.make_runner(
-        config, lambda axis: gan.GAN(config, dataset, axis), resident=not streamed,
+        TrainSettings.from_config(config), lambda axis: gan.GAN(config, dataset, axis), resident=not streamed,
         devices=devices)
     init_key, self.key, _ = trainer.seed_keys(config.seed)
     self.state = self.runner.put_state(family.init_state(init_key))
@@ -107,7 +108,7 @@ class _Timed:
     fused = per_call > 1
     # The feed's calls: call 0 compiles and warms up, the others are timed.
     self.plan = [(i * per_call, per_call if fused else 0) for i in range(num_calls + 1)]
-    self.feed = trainer.DataFeed(config, dataset, family, self.runner, resident=not streamed,
+    self.feed = trainer.DataFeed(TrainSettings.from_config(config), dataset, family, self.runner, resident=not streamed,
                                  calls=self.plan, prefetch=config.dataset.prefetch_batches)
     data = self.feed(*self.plan[0])
     t0 = time.perf_counter()

@@ -31,7 +31,7 @@ import numpy as np
 from gans_jax import families, parallel, plots
 from gans_jax.atomic import write_text
 from gans_jax.checkpoint import BEST_DIR, Checkpointer, SaveError, committed_steps, prepare_workdir
-from gans_jax.configs import CONFIG_FILE, describe_changes, parse_compiler_options, resume_changes
+from gans_jax.configs import CONFIG_FILE, describe_changes, resume_changes
 from gans_jax.data.prefetch import Prefetcher
 from gans_jax.data.streaming import StreamedBatches
 from gans_jax.errors import UserError
@@ -39,6 +39,7 @@ from gans_jax.families.base import all_finite, load_config_dataset, network_stat
 from gans_jax.nets.dcgan import resolve_conv_impl
 from gans_jax.signals import GracefulStop
 from gans_jax.tensorboard_log import EventLog, sample_tag
+from gans_jax.train_settings import TrainSettings
 
 
 class TrainingDiverged(RuntimeError):
@@ -62,21 +63,19 @@ def init_states(family, init_key, num_seeds: int = 1):
   return family.init_state(init_key) if num_seeds == 1 else jax.vmap(family.init_state)(init_key)
 
 
-def make_runner(config: ml_collections.ConfigDict, family_fn: Callable, *, resident: bool,
-                devices=None):
-  """(family, Runner) for `config.parallel.backend` over `devices` (default: all local).
+def make_runner(settings: TrainSettings, family_fn: Callable, *, resident: bool, devices=None):
+  """(family, Runner) for `settings.backend` over `devices` (default: all local).
 
   `family_fn(axis_name)` builds the family; on one device the plain jitted step
   runs (no collectives), which is what pmap over one device computes. With
   several processes (multi-host) the step maps over every process's devices
   and the global batch is split over all of them. The runner also compiles
-  `train.steps_per_call` steps fused into one call.
+  `settings.steps_per_call` steps fused into one call.
   """
   devices = list(devices if devices is not None else jax.local_devices())
-  num_seeds = config.train.num_seeds
-  kw = dict(streamed=not resident, steps_per_call=config.train.steps_per_call,
-            cpu_compiler_options=parse_compiler_options(
-                config.parallel.get("cpu_compiler_options", "")))
+  num_seeds = settings.num_seeds
+  kw = dict(streamed=not resident, steps_per_call=settings.steps_per_call,
+            cpu_compiler_options=dict(settings.cpu_compiler_options))
   if num_seeds > 1:
     if parallel.multi_process():
       raise UserError("train.num_seeds: several seeds train in one program on one device; "
@@ -91,7 +90,7 @@ def make_runner(config: ml_collections.ConfigDict, family_fn: Callable, *, resid
     return family, parallel.Runner(family.step_fn(resident=resident), "jit", devices, **kw)
   family = family_fn(parallel.AXIS)
   fn = family.step_fn(resident=resident, num_shards=len(devices) * jax.process_count())
-  return family, parallel.Runner(fn, config.parallel.backend, devices, **kw)
+  return family, parallel.Runner(fn, settings.backend, devices, **kw)
 
 
 class DataFeed:
@@ -102,8 +101,8 @@ class DataFeed:
   background thread; `feed(step, n)` returns the same arrays either way. Call `close()`.
   """
 
-  def __init__(self, config, dataset, family, runner: parallel.Runner, resident: bool,
-               calls: Iterable = (), prefetch: int = 0):
+  def __init__(self, settings: TrainSettings, dataset, family, runner: parallel.Runner,
+               resident: bool, calls: Iterable = (), prefetch: int = 0):
     self.runner, self.resident = runner, resident
     self.prefetcher = None
     have = set(dataset.get(np.zeros((0,), np.int64)))
@@ -116,7 +115,7 @@ class DataFeed:
       arrays = dataset.all()
       self.device_data = runner.put_data({k: arrays[k] for k in family.data_keys})
     else:
-      self.stream = StreamedBatches(dataset, config.seed, config.train.batch_size,
+      self.stream = StreamedBatches(dataset, settings.seed, settings.batch_size,
                                     family.draws_per_step, jax.process_index(),
                                     jax.process_count(), keys=family.data_keys)
       if prefetch > 0:
@@ -143,25 +142,25 @@ class DataFeed:
       self.prefetcher.close()
 
 
-def loop_calls(config, start: int):
+def loop_calls(settings: TrainSettings, start: int):
   """(step, n) of each loop iteration from `start`: n steps from `step`, never past an event.
 
   Calls never cross a log/sample/eval/checkpoint step, so fused and unfused runs write the
   same outputs at the same steps.
   """
-  every, num_steps = _event_steps(config), config.train.num_steps
+  every, num_steps = settings.event_steps, settings.num_steps
   step = start
   while step < num_steps:
-    n = min([config.train.steps_per_call, num_steps - step] + [e - step % e for e in every])
+    n = min([settings.steps_per_call, num_steps - step] + [e - step % e for e in every])
     yield step, n
     step += n
 
 
-def feed_calls(config, start: int):
+def feed_calls(settings: TrainSettings, start: int):
   """The DataFeed calls `_Run.advance` makes from `start`, in order: (step, n) for n steps
   fused into one call, (step, 0) for a single step."""
-  fuse = config.train.steps_per_call
-  for step, n in loop_calls(config, start):
+  fuse = settings.steps_per_call
+  for step, n in loop_calls(settings, start):
     if n == fuse > 1:
       yield step, n
     else:
@@ -178,12 +177,12 @@ def resolve_platform_choices(config: ml_collections.ConfigDict) -> ml_collection
   return config
 
 
-def resident_fits(config, dataset) -> bool:
+def resident_fits(settings: TrainSettings, dataset) -> bool:
   """Whether the dataset (float32) fits in `dataset.max_resident_mb` on the device."""
   domains = dataset.domains  # two domains live on the device as their own arrays, not as pairs
   count = sum(d.num_examples for d in domains) if domains else dataset.num_examples
   nbytes = count * int(np.prod(dataset.example_shape)) * 4
-  return nbytes <= config.dataset.max_resident_mb * 2**20
+  return nbytes <= settings.max_resident_mb * 2**20
 
 
 def read_rows(path: str, upto_step: int) -> list:
@@ -225,22 +224,23 @@ class Outputs:
 
   events: EventLog | None = None
 
-  def __init__(self, config, workdir: str, family, dataset, sample_key, start: int):
+  def __init__(self, settings: TrainSettings, workdir: str, family, dataset, sample_key,
+               start: int, evaluator_fn: Callable):
+    """`evaluator_fn()` builds the in-training `evaluate.Evaluator` (settings.eval_every > 0)."""
     self.workdir, self.family, self.dataset = workdir, family, dataset
-    num = config.num_sample_images if dataset.kind == "image" else config.num_sample_points
+    num = settings.num_sample_images if dataset.kind == "image" else settings.num_sample_points
     self.fixed = family.fixed_inputs(sample_key, num)
     self.grids_fn = jax.jit(lambda s: family.sample_grids(s, self.fixed))
     self.real_points = (dataset.get(np.arange(min(dataset.num_examples, num)))["x"]
                         if dataset.kind == "points" else None)
     self.evaluator = None
-    if config.eval_every > 0 and family.has_sampler:
-      from gans_jax.evaluate import Evaluator
-      self.evaluator = Evaluator(config, family, dataset.kind)  # UserError if no classifier
+    if settings.eval_every > 0 and family.has_sampler:
+      self.evaluator = evaluator_fn()  # UserError if no classifier
       self.eval_key = jax.random.fold_in(sample_key, 1)
       self.eval_path = os.path.join(workdir, "eval.jsonl")
       self.eval_rows = read_rows(self.eval_path, start)
       write_rows(self.eval_path, self.eval_rows)
-    self.eval_num, self.truncation = config.eval.num_samples_train, config.eval.truncation
+    self.eval_num, self.truncation = settings.eval_num_samples, settings.eval_truncation
 
   def samples(self, state, history: list) -> None:
     step = step_of(state)
@@ -277,11 +277,6 @@ class Outputs:
     return row
 
 
-def _event_steps(config) -> list:
-  every = [config.log_every, config.sample_every, config.checkpoint_every]
-  return every + ([config.eval_every] if config.eval_every > 0 else [])
-
-
 def _log_metrics(metrics, done: int, num_seeds: int, describe: Callable) -> dict:
   """Host floats of the step's metrics (mean over seeds, plus per-seed lists);
   raises TrainingDiverged on a non-finite one."""
@@ -301,7 +296,9 @@ class _Run:
 
   def __init__(self, config, workdir: str, progress: bool):
     config = resolve_platform_choices(config)
-    self.config, self.workdir = config, workdir
+    # The trainer's fields, read once; below this class only the family and the evaluator
+    # (built by families.get and evaluate.Evaluator) read the config.
+    self.settings, self.workdir = TrainSettings.from_config(config), workdir
     # Multi-host: every process trains; only process 0 writes logs, samples and
     # evaluations (orbax coordinates the checkpoint writes of all processes).
     self.is_main = jax.process_index() == 0
@@ -323,17 +320,18 @@ class _Run:
     checkpoints = os.path.join(workdir, "checkpoints")
     # A resumed run must mean the same state (UserError naming the fields otherwise).
     changes = resume_changes(workdir, config) if committed_steps(checkpoints) else {}
+    settings = self.settings
     self.dataset = load_config_dataset(config)
-    resident = resident_fits(config, self.dataset)
-    if config.train.num_seeds > 1 and not resident:
+    resident = resident_fits(settings, self.dataset)
+    if settings.num_seeds > 1 and not resident:
       raise UserError("train.num_seeds: several seeds need a dataset that fits on the device "
                       "(dataset.max_resident_mb); streamed batches would be shared by all seeds")
     self.family, self.runner = make_runner(
-        config, lambda axis: fam_cls(config, self.dataset, axis), resident=resident)
-    self.num_seeds = config.train.num_seeds
-    init_key, self.train_key, sample_key = seed_keys(config.seed, self.num_seeds)
+        settings, lambda axis: fam_cls(config, self.dataset, axis), resident=resident)
+    self.num_seeds = settings.num_seeds
+    init_key, self.train_key, sample_key = seed_keys(settings.seed, self.num_seeds)
     state = init_states(self.family, init_key, self.num_seeds)
-    self.ckpt = Checkpointer(checkpoints, config.keep_checkpoints)
+    self.ckpt = Checkpointer(checkpoints, settings.keep_checkpoints)
     self.start = 0
     # The newest checkpoint that restores; damaged newer ones are set aside with a warning.
     hint = (f"the config differs from the run's in {describe_changes(changes)}"
@@ -348,11 +346,12 @@ class _Run:
       if changes and restored is not None:
         with open(os.path.join(workdir, "config_changes.jsonl"), "a") as f:
           f.write(json.dumps({"step": self.start, "changes": changes}) + "\n")
-    self.feed = DataFeed(config, self.dataset, self.family, self.runner, resident,
-                         feed_calls(config, self.start), config.dataset.get("prefetch_batches", 0))
+    self.feed = DataFeed(settings, self.dataset, self.family, self.runner, resident,
+                         feed_calls(settings, self.start), settings.prefetch_batches)
     self.pstate = self.runner.put_state(state)
     del state  # from here on the runner's copy is the state; its buffers get donated
-    self.outputs = (Outputs(config, workdir, self.family, self.dataset, sample_key, self.start)
+    self.outputs = (Outputs(settings, workdir, self.family, self.dataset, sample_key, self.start,
+                            lambda: _evaluator(config, self.family, self.dataset.kind))
                     if self.is_main else None)
     # After the last check that can refuse the run; event files in the workdir, for TensorBoard.
     self.events = EventLog(workdir, self.start) if self.is_main else None
@@ -360,9 +359,9 @@ class _Run:
       self.outputs.events = self.events
     self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main,
                           self.events)
-    self.best = _best_checkpointer(config, workdir, self.outputs, self.dataset.kind)
+    self.best = _best_checkpointer(settings, workdir, self.outputs, self.dataset.kind)
     self.show_progress = progress and self.is_main
-    if self.show_progress and self.start < config.train.num_steps:
+    if self.show_progress and self.start < settings.num_steps:
       print("compiling the training step (the first call; no estimate of the remaining time "
             "until it is done) ...", file=sys.stderr, flush=True)
 
@@ -371,7 +370,7 @@ class _Run:
     its rate the mean since then (smoothing 0), so logging or sampling steps do not swing it."""
     if self.show_progress and self.bar is None:
       from tqdm import tqdm
-      self.bar = tqdm(total=self.config.train.num_steps, initial=done, unit="step",
+      self.bar = tqdm(total=self.settings.num_steps, initial=done, unit="step",
                       dynamic_ncols=True, smoothing=0)
 
   def first_replica(self, state):
@@ -411,7 +410,7 @@ class _Run:
 
   def advance(self, step: int, n: int):
     """Runs `n` steps from `step` (fused into one call when n is the fuse size)."""
-    fuse = self.config.train.steps_per_call
+    fuse = self.settings.steps_per_call
     if n == fuse > 1:
       self.pstate, metrics = self.runner.step(self.pstate, self.feed(step, n), self.train_key,
                                               fused=True)
@@ -423,8 +422,8 @@ class _Run:
 
   def after_steps(self, done: int, metrics, timer: list) -> None:
     """Logs, samples, evaluates and checkpoints at the steps they are due."""
-    c = self.config
-    last = done == c.train.num_steps
+    c = self.settings
+    last = done == c.num_steps
     due = lambda every: done % every == 0 or last
     if due(c.log_every) or due(c.checkpoint_every):
       values = _log_metrics(metrics, done, self.num_seeds, self.ckpt.describe)
@@ -465,14 +464,19 @@ class _Run:
         self.lock = None
 
 
-def _best_checkpointer(config, workdir: str, outputs, kind: str):
+def _evaluator(config, family, kind: str):
+  from gans_jax.evaluate import Evaluator  # pylint: disable=import-outside-toplevel
+  return Evaluator(config, family, kind)
+
+
+def _best_checkpointer(settings: TrainSettings, workdir: str, outputs, kind: str):
   """The Checkpointer of `workdir/checkpoints_best`, which keeps the one state with the lowest
   in-training FID (images) or reverse KL (2-D mixtures); None when there is nothing to keep.
 
   Kept by process 0 of a one-process, one-seed run with periodic evaluation on.
   """
-  if (outputs is None or outputs.evaluator is None or not config.eval.get("keep_best", False)
-      or config.train.num_seeds > 1 or parallel.multi_process()):
+  if (outputs is None or outputs.evaluator is None or not settings.keep_best
+      or settings.num_seeds > 1 or parallel.multi_process()):
     return None
   return Checkpointer(os.path.join(workdir, BEST_DIR), 1, best_metric=best_metric(kind),
                       best_mode="min")
@@ -485,7 +489,7 @@ def best_metric(kind: str) -> str:
 
 def _loop(run: _Run, stop: GracefulStop) -> None:
   timer = [time.perf_counter(), run.start]
-  for step, n in loop_calls(run.config, run.start):
+  for step, n in loop_calls(run.settings, run.start):
     if stop.requested:
       raise KeyboardInterrupt
     metrics = run.advance(step, n)
@@ -519,7 +523,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     with stop:
       _loop(run, stop)
     state = run.state()
-    if run.is_main and step_of(state) == config.train.num_steps:
+    if run.is_main and step_of(state) == run.settings.num_steps:
       summary = run.family.finish(run.first_replica(state), workdir)
       numbers = {k: v for k, v in summary.items() if isinstance(v, float)}
       if numbers:  # e.g. the classifier's test accuracy

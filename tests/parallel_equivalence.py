@@ -19,6 +19,7 @@ from gans_jax.data.streaming import StreamedBatches
 from gans_jax.families import gan
 from gans_jax.optim import optimizer_config
 from gans_jax.data import load_dataset
+from gans_jax.train_settings import TrainSettings
 
 
 def max_diff(a, b) -> float:
@@ -44,7 +45,7 @@ def run(name: str, backend: str, data_dir: str, devices, streamed: bool = False)
   config.optimizer.g = optimizer_config("sgd", 0.05)
   config.optimizer.d = optimizer_config("sgd", 0.05)
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
-  family, runner = trainer.make_runner(config, lambda axis: gan.GAN(config, dataset, axis),
+  family, runner = trainer.make_runner(TrainSettings.from_config(config), lambda axis: gan.GAN(config, dataset, axis),
                                        resident=not streamed, devices=devices)
   state = family.init_state(jax.random.PRNGKey(0))
   init = jax.device_get(state)
@@ -70,7 +71,7 @@ def run_family(name: str, data_dir: str, devices):
     config.optimizer[group] = optimizer_config("sgd", 0.05)
   dataset = load_dataset("digits", data_dir=data_dir, resolution=16)
   fam_cls = families.get(config)
-  family, runner = trainer.make_runner(config, lambda axis: fam_cls(config, dataset, axis),
+  family, runner = trainer.make_runner(TrainSettings.from_config(config), lambda axis: fam_cls(config, dataset, axis),
                                        resident=True, devices=devices)
   state = family.init_state(jax.random.PRNGKey(0))
   init = flax.serialization.to_state_dict(jax.device_get(state))
@@ -99,7 +100,7 @@ def run_techniques(backend: str, data_dir: str, devices):
   config.optimizer.d = optimizer_config("sgd", 0.05)
   families.check_config(config, num_devices=len(devices))
   dataset = load_dataset("ring8", data_dir=data_dir)
-  family, runner = trainer.make_runner(config, lambda axis: gan.GAN(config, dataset, axis),
+  family, runner = trainer.make_runner(TrainSettings.from_config(config), lambda axis: gan.GAN(config, dataset, axis),
                                        resident=True, devices=devices)
   state = family.init_state(jax.random.PRNGKey(0))
   init = flax.serialization.to_state_dict(jax.device_get(state))

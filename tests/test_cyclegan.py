@@ -21,6 +21,7 @@ from gans_jax import evaluate, families, optim, trainer
 from gans_jax.data import builders, load_dataset, pipeline
 from gans_jax.errors import UserError
 from gans_jax.families import classifier, cyclegan
+from gans_jax.train_settings import TrainSettings
 
 
 def tiny(data_dir: str, num_steps: int = 4):
@@ -269,7 +270,7 @@ def _equivalence_main(data_dir: str) -> None:
     config.optimizer.d = optimizer_config("sgd", 0.002)
     dataset = load_dataset("digits2styled", data_dir=data_dir, resolution=16)
     fam, runner = trainer.make_runner(
-        config, lambda axis: cyclegan.CycleGAN(config, dataset, axis), resident=not streamed,
+        TrainSettings.from_config(config), lambda axis: cyclegan.CycleGAN(config, dataset, axis), resident=not streamed,
         devices=devices)
     state = fam.init_state(jax.random.PRNGKey(0))
     init = jax.device_get(state)
@@ -327,7 +328,8 @@ def test_two_domains_of_different_sizes_pair_index_i_with_a_i_div_nb_and_b_i_mod
   # Resident data holds the 8 images, not the 15 pairs.
   budget = lambda images: types.SimpleNamespace(
       dataset=types.SimpleNamespace(max_resident_mb=images * 4 / 2**20))
-  assert trainer.resident_fits(budget(8), ds) and not trainer.resident_fits(budget(7), ds)
+  fits = lambda c: trainer.resident_fits(TrainSettings.from_config(c), ds)
+  assert fits(budget(8)) and not fits(budget(7))
 
 
 @pytest.mark.parametrize("shape_b, field", [((2, 2, 3), "dataset.name"),

@@ -13,6 +13,7 @@ from gans_jax import trainer
 from gans_jax.data import Dataset, load_dataset
 from gans_jax.data.prefetch import Prefetcher
 from gans_jax.families import gan
+from gans_jax.train_settings import TrainSettings
 
 
 def prefetch_threads():
@@ -94,14 +95,15 @@ def test_prefetched_feed_gives_each_step_the_documented_batch(start, data_dir):
   numpy.random.default_rng([seed, s]).integers(0, N, (n_critic, B))."""
   config = tiny_streamed(data_dir, num_steps=11)
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
-  family, runner = trainer.make_runner(config, lambda axis: gan.GAN(config, dataset, axis),
+  settings = TrainSettings.from_config(config)
+  family, runner = trainer.make_runner(settings, lambda axis: gan.GAN(config, dataset, axis),
                                        resident=False)
-  calls = list(trainer.feed_calls(config, start))
+  calls = list(trainer.feed_calls(settings, start))
   # Calls never cross the events at 4 and 8 (log, checkpoint) nor the end, 11.
   assert calls == {0: [(0, 3), (3, 0), (4, 3), (7, 0), (8, 3)],
                    5: [(5, 3), (8, 3)]}[start]
-  sync = trainer.DataFeed(config, dataset, family, runner, resident=False)
-  ahead = trainer.DataFeed(config, dataset, family, runner, resident=False, calls=calls,
+  sync = trainer.DataFeed(settings, dataset, family, runner, resident=False)
+  ahead = trainer.DataFeed(settings, dataset, family, runner, resident=False, calls=calls,
                            prefetch=2)
   try:
     for step, fused in calls:

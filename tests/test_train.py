@@ -18,6 +18,7 @@ from gans_jax.families.base import all_finite
 from gans_jax.optim import optimizer_config
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
+from gans_jax.train_settings import TrainSettings
 from idx_files import shared_tiny_mnist
 
 def experiment(name: str):
@@ -194,7 +195,7 @@ def test_vmapped_seeds_under_several_processes_is_a_user_error(data_dir, monkeyp
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
   monkeypatch.setattr(trainer.parallel, "multi_process", lambda: True)
   with pytest.raises(UserError, match=r"train\.num_seeds.*--distributed"):
-    trainer.make_runner(config, lambda axis: gan.GAN(config, dataset, axis), resident=True)
+    trainer.make_runner(TrainSettings.from_config(config), lambda axis: gan.GAN(config, dataset, axis), resident=True)
 
 
 def test_vmapped_seeds_match_single_seed_runs(data_dir, tmp_path):
