@@ -8,9 +8,9 @@ images (Xiao et al. 2017, arXiv:1708.07747) from Debian's dataset-fashion-mnist,
 IDX files (--config.dataset.name=idx:DIR). Scored in experiments/classifier_fashion.py's features
 against the 10,000 test images.
 
-Measured (seed 0, 5,000 samples; docs/real_data.md): FID 224.6 against a train-vs-test floor of 1.91
-in these features, precision 0.665, recall 0.625 — 0.72x the FID of experiments/dcgan.py's digits
-settings on the same data (312.9, precision 0.622, recall 0.541), short of the real-data issue's goals
+Measured (seed 0, 5,000 samples; docs/real_data.md): FID 78.8 against a train-vs-test floor of 0.319
+in these features, precision 0.640, recall 0.599 — 0.65x the FID of experiments/dcgan.py's digits
+settings on the same data (120.3, precision 0.632, recall 0.472), short of the real-data issue's goals
 (precision and recall >= 0.80). 5.4 steps/s on the 2-core CPU, about 25 minutes for the 8,000 steps.
 
   python launch.py --config experiments/classifier_fashion.py   # once: the features eval uses

@@ -6,8 +6,8 @@ discriminator each step on their own loss (Algorithm 1), with experiments/vae_ga
 (gamma = 0.01, beta = 10). --mode=eval reports the sample FID in
 experiments/classifier_fashion.py's features, the ELBO and the importance-weighted bound.
 
-Measured (seed 0, 5,000 samples; docs/real_data.md): FID 469.45, precision 0.547, recall 0.663 —
-not below the VAE's 454.98, which the real-data issue asks for; test ELBO -378.0 and bound -159.6 nats
+Measured (seed 0, 5,000 samples; docs/real_data.md): FID 180.9, precision 0.604, recall 0.565 —
+not below the VAE's 178.5, which the real-data issue asks for; test ELBO -378.0 and bound -159.6 nats
 at this family's pixel scale sigma = e^-1 (not the VAE's e^-0.5, so not comparable with its numbers);
 recon_mse 0.068; 4,000 steps in 544 s on the 2-core CPU.
 
