@@ -156,12 +156,16 @@ def loop_calls(settings: TrainSettings, start: int):
     step += n
 
 
+def is_fused(n: int, settings: TrainSettings) -> bool:
+  """Whether a loop call of `n` steps runs as one fused call (`steps_per_call` > 1 steps)."""
+  return n == settings.steps_per_call > 1
+
+
 def feed_calls(settings: TrainSettings, start: int):
   """The DataFeed calls `_Run.advance` makes from `start`, in order: (step, n) for n steps
   fused into one call, (step, 0) for a single step."""
-  fuse = settings.steps_per_call
   for step, n in loop_calls(settings, start):
-    if n == fuse > 1:
+    if is_fused(n, settings):
       yield step, n
     else:
       yield from ((step + i, 0) for i in range(n))
@@ -220,22 +224,19 @@ class MetricsLog:
 
 class Outputs:
   """Sample grids, loss plots and in-training evaluation rows of process 0 (also as
-  TensorBoard images and ``eval/<key>`` scalars, once `events` is set)."""
-
-  events: EventLog | None = None
+  TensorBoard images and ``eval/<key>`` scalars in `events`)."""
 
   def __init__(self, settings: TrainSettings, workdir: str, family, dataset, sample_key,
-               start: int, evaluator_fn: Callable):
-    """`evaluator_fn()` builds the in-training `evaluate.Evaluator` (settings.eval_every > 0)."""
-    self.workdir, self.family, self.dataset = workdir, family, dataset
+               start: int, evaluator, events: EventLog | None):
+    """`evaluator`: the in-training `evaluate.Evaluator`, or None (no periodic evaluation)."""
+    self.workdir, self.family, self.dataset, self.events = workdir, family, dataset, events
     num = settings.num_sample_images if dataset.kind == "image" else settings.num_sample_points
     self.fixed = family.fixed_inputs(sample_key, num)
     self.grids_fn = jax.jit(lambda s: family.sample_grids(s, self.fixed))
     self.real_points = (dataset.get(np.arange(min(dataset.num_examples, num)))["x"]
                         if dataset.kind == "points" else None)
-    self.evaluator = None
-    if settings.eval_every > 0 and family.has_sampler:
-      self.evaluator = evaluator_fn()  # UserError if no classifier
+    self.evaluator = evaluator
+    if evaluator is not None:
       self.eval_key = jax.random.fold_in(sample_key, 1)
       self.eval_path = os.path.join(workdir, "eval.jsonl")
       self.eval_rows = read_rows(self.eval_path, start)
@@ -307,6 +308,7 @@ class _Run:
     # (process 0 locks it; the others share its filesystem or have their own).
     self.lock, created = prepare_workdir(workdir, lock=self.is_main)
     self.ckpt = self.bar = self.events = self.feed = self.best = None
+    self.last_log = (time.perf_counter(), 0)  # (time, step) of the last metrics row
     self.show_progress = False
     try:
       self._start(config, workdir, progress, fam_cls)
@@ -350,13 +352,13 @@ class _Run:
                          feed_calls(settings, self.start), settings.prefetch_batches)
     self.pstate = self.runner.put_state(state)
     del state  # from here on the runner's copy is the state; its buffers get donated
-    self.outputs = (Outputs(settings, workdir, self.family, self.dataset, sample_key, self.start,
-                            lambda: _evaluator(config, self.family, self.dataset.kind))
-                    if self.is_main else None)
+    evaluator = None
+    if self.is_main and settings.eval_every > 0 and self.family.has_sampler:
+      evaluator = _evaluator(config, self.family, self.dataset.kind)  # UserError: no classifier
     # After the last check that can refuse the run; event files in the workdir, for TensorBoard.
     self.events = EventLog(workdir, self.start) if self.is_main else None
-    if self.outputs is not None:
-      self.outputs.events = self.events
+    self.outputs = (Outputs(settings, workdir, self.family, self.dataset, sample_key, self.start,
+                            evaluator, self.events) if self.is_main else None)
     self.log = MetricsLog(os.path.join(workdir, "metrics.jsonl"), self.start, self.is_main,
                           self.events)
     self.best = _best_checkpointer(settings, workdir, self.outputs, self.dataset.kind)
@@ -410,8 +412,7 @@ class _Run:
 
   def advance(self, step: int, n: int):
     """Runs `n` steps from `step` (fused into one call when n is the fuse size)."""
-    fuse = self.settings.steps_per_call
-    if n == fuse > 1:
+    if is_fused(n, self.settings):
       self.pstate, metrics = self.runner.step(self.pstate, self.feed(step, n), self.train_key,
                                               fused=True)
     else:
@@ -420,7 +421,7 @@ class _Run:
                                                 self.train_key)
     return metrics
 
-  def after_steps(self, done: int, metrics, timer: list) -> None:
+  def after_steps(self, done: int, metrics) -> None:
     """Logs, samples, evaluates and checkpoints at the steps they are due."""
     c = self.settings
     last = done == c.num_steps
@@ -430,8 +431,9 @@ class _Run:
       if due(c.log_every):
         now = time.perf_counter()
         self.log.append({"step": done, **values,
-                         "steps_per_s": (done - timer[1]) / max(now - timer[0], 1e-9)})
-        timer[:] = [now, done]
+                         "steps_per_s": (done - self.last_log[1]) / max(now - self.last_log[0],
+                                                                         1e-9)})
+        self.last_log = (now, done)
         if self.bar is not None:
           self.bar.set_postfix({k: f"{values[k]:.3g}" for k in self.family.progress_keys
                                 if k in values})
@@ -488,7 +490,7 @@ def best_metric(kind: str) -> str:
 
 
 def _loop(run: _Run, stop: GracefulStop) -> None:
-  timer = [time.perf_counter(), run.start]
+  run.last_log = (time.perf_counter(), run.start)  # (time, step) the rate is measured from
   for step, n in loop_calls(run.settings, run.start):
     if stop.requested:
       raise KeyboardInterrupt
@@ -497,7 +499,7 @@ def _loop(run: _Run, stop: GracefulStop) -> None:
       run.start_bar(step + n)
     else:
       run.bar.update(n)
-    run.after_steps(step + n, metrics, timer)
+    run.after_steps(step + n, metrics)
 
 
 class Interrupted(KeyboardInterrupt):
