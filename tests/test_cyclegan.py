@@ -1,10 +1,10 @@
 """The CycleGAN family: digits2styled data, resume, history pool, losses, eval, bad input."""
 
+import dataclasses
 import importlib
 import json
 import os
 import re
-import types
 from unittest import mock
 
 import chex
@@ -17,6 +17,7 @@ import pytest
 from scipy import ndimage
 import tensorflow_datasets as tfds
 
+from gans_jax.configs import base_config
 from gans_jax import evaluate, families, optim, trainer
 from gans_jax.data import builders, load_dataset, pipeline
 from gans_jax.errors import UserError
@@ -326,10 +327,10 @@ def test_two_domains_of_different_sizes_pair_index_i_with_a_i_div_nb_and_b_i_mod
   np.testing.assert_array_equal(whole["a"], a)
   np.testing.assert_array_equal(whole["b"], b)
   # Resident data holds the 8 images, not the 15 pairs.
-  budget = lambda images: types.SimpleNamespace(
-      dataset=types.SimpleNamespace(max_resident_mb=images * 4 / 2**20))
-  fits = lambda c: trainer.resident_fits(TrainSettings.from_config(c), ds)
-  assert fits(budget(8)) and not fits(budget(7))
+  settings = TrainSettings.from_config(base_config())
+  fits = lambda images: trainer.resident_fits(
+      dataclasses.replace(settings, max_resident_mb=images * 4 / 2**20), ds)
+  assert fits(8) and not fits(7)
 
 
 @pytest.mark.parametrize("shape_b, field", [((2, 2, 3), "dataset.name"),
