@@ -3,7 +3,7 @@
 A small CNN (gans_jax/nets/classifier.py) trained on the digits train split at
 the resolution the GAN configs use (16x16), on the shared trainer (resume,
 devices, metrics.jsonl, Ctrl-C). Its penultimate features feed
-FID/KID/precision-recall/density-coverage and its softmax the Inception Score.
+FID/KID/precision-recall/density-coverage and its softmax the classifier score.
 Expected test accuracy >= 97 % on the 360 held-out digits. Evaluation finds it
 in runs/classifier_digits (config.eval.classifier_dir).
 

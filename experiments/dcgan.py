@@ -3,6 +3,10 @@
 BatchNorm in both networks, LeakyReLU(0.2) discriminator, Adam(2e-4, 0.5), the
 non-saturating generator loss (Goodfellow et al. 2014, arXiv:1406.2661).
 
+Measured (the zoo issue's run of these defaults on a 2-core CPU, seed 0, 5,000 samples in the digits
+classifier's features, floor 51.2): FID 262.0 (5.1x the floor), precision 0.49, recall 0.89;
+training 124 s. Far from the 2x goal of that issue: these defaults are not tuned for the digits.
+
   python launch.py --config experiments/dcgan.py
 """
 

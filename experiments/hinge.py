@@ -4,6 +4,10 @@ Miyato et al. 2018, arXiv:1802.05957).
 D: mean relu(1 - D(x)) + mean relu(1 + D(G(z))); G: -mean D(G(z)). DCGAN
 networks with a LayerNorm discriminator, Adam(2e-4, 0.5).
 
+Measured (the zoo issue's run of these defaults on a 2-core CPU, seed 0, 5,000 samples in the digits
+classifier's features, floor 51.2): FID 347.9 (6.8x the floor), precision 0.57, recall 0.75;
+training 105 s.
+
   python launch.py --config experiments/hinge.py
 """
 

@@ -3,6 +3,10 @@
 The a-b-c = 0-1-1 coding of the paper: D pushes real to 1 and fake to 0, G
 pushes fake to 1. DCGAN networks, Adam(2e-4, 0.5).
 
+Measured (the zoo issue's run of these defaults on a 2-core CPU, seed 0, 5,000 samples in the digits
+classifier's features, floor 51.2): FID 332.3 (6.5x the floor), precision 0.53, recall 0.78;
+training 97 s.
+
   python launch.py --config experiments/lsgan.py
 """
 

@@ -5,6 +5,10 @@ Algorithm 1: RMSProp(5e-5), clipping c = 0.01, n_critic = 5. The critic keeps
 BatchNorm as in the paper's DCGAN critic (clipping, unlike a gradient penalty,
 does not need per-example gradients).
 
+Measured (the zoo issue's run of these defaults on a 2-core CPU, seed 0, 5,000 samples in the digits
+classifier's features, floor 51.2): FID 438.3 (8.6x the floor), precision 0.51, recall 0.70;
+training 201 s.
+
   python launch.py --config experiments/wgan.py
 """
 

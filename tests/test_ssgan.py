@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import shutil
 
 import chex
 import flax
@@ -188,9 +189,15 @@ def test_conv_discriminator_is_deterministic_in_inference_and_dropout_draws_its_
 def test_conv_ssgan_trains_with_finite_losses_resumes_exactly_and_has_a_baseline(data_dir,
                                                                                tmp_path):
   full = trainer.train_and_evaluate(tiny_conv(data_dir), str(tmp_path / "full"), progress=False)
-  trainer.train_and_evaluate(tiny_conv(data_dir, 2), str(tmp_path / "resumed"), progress=False)
+  # The interrupted run: the full run's workdir as it was at step 2 (its checkpoint there, the
+  # step-4 one gone), continued to step 4. One training fewer than a separate 2-step run.
+  shutil.copytree(tmp_path / "full", tmp_path / "resumed")
+  shutil.rmtree(tmp_path / "resumed" / "checkpoints" / "4")
+  os.remove(tmp_path / "resumed" / "samples" / "step_0000002.png")
   resumed = trainer.train_and_evaluate(tiny_conv(data_dir), str(tmp_path / "resumed"),
                                        progress=False)
+  # It resumed after step 2 (a run from scratch would have drawn step 2's grid again).
+  assert sorted(os.listdir(tmp_path / "resumed" / "samples")) == ["step_0000004.png"]
   chex.assert_trees_all_equal(flax.serialization.to_state_dict(jax.device_get(resumed)),
                               flax.serialization.to_state_dict(jax.device_get(full)))
   rows = [json.loads(l) for l in open(tmp_path / "full" / "metrics.jsonl")]
