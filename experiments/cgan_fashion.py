@@ -8,7 +8,9 @@ and evaluation; 6,000 steps. The sample grid has one row per class; --mode=eval 
 conditional_accuracy, the Fashion-MNIST classifier's accuracy on samples against the requested
 labels, which the real-data issue asks to be within 5 points of that classifier's own test accuracy.
 
-Measured: docs/real_data.md.
+Measured (seed 0, 5,000 samples; docs/real_data.md): conditional_accuracy 0.855, 6.8 points below
+the classifier's own 0.9232 (the issue asks for 5); FID 40.5 (floor 0.319), precision 0.733, recall
+0.623. 41 min 46 s for the 6,000 steps on a CPU shared with the test suite.
 
   python launch.py --config experiments/classifier_fashion.py   # once: the features eval uses
   python launch.py --config experiments/cgan_fashion.py
