@@ -4,8 +4,10 @@ A small CNN (gans_jax/nets/classifier.py) trained on the digits train split at
 the resolution the GAN configs use (16x16), on the shared trainer (resume,
 devices, metrics.jsonl, Ctrl-C). Its penultimate features feed
 FID/KID/precision-recall/density-coverage and its softmax the classifier score.
-Expected test accuracy >= 97 % on the 360 held-out digits. Evaluation finds it
-in runs/classifier_digits (config.eval.classifier_dir).
+Evaluation finds it in runs/classifier_digits (config.eval.classifier_dir).
+
+Measured (seed 0, these defaults, 2-core CPU): test accuracy 0.9889 on the 360 held-out digits (train
+1.0000); the whole command took 62 s.
 
   python launch.py --config experiments/classifier_digits.py
 """

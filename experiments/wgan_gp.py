@@ -6,13 +6,10 @@ BatchNorm in the critic (LayerNorm here); Adam(4e-4, 0, 0.9) instead of the
 paper's 1e-4, 7,000 steps, and the generator's moving average (ema.decay
 0.999) for samples, evaluation and editing (docs/quality.md).
 
-Measured (docs/quality.md; seed 0, 5,000 samples, classifier floor 51.19):
-FID 102.2 = 1.996x the train-vs-test floor (the issue's goal is <= 2x, met
-at its edge), precision 0.672, recall 0.933; the raw generator of the same
-run (--config.eval.use_ema=False) 103.9 (2.03x). Seed 1 (--config.seed=1):
-FID 90.3 (1.76x), precision 0.706, recall 0.878. The whole command took
-3 min 14 s on the idle 2-core CPU (seed 1; 644 s for seed 0 on a CPU shared
-with other jobs).
+Measured (seed 0, these defaults, 5,000 samples, classifier floor 51.19; idle 2-core CPU,
+2026-12-03): FID 101.0 = 1.97x the train-vs-test floor, precision 0.686, recall 0.936; the training
+command took 503 s (14.7 steps/s), eval 13 s; --mode=edit (target 7): success 0.804, 240 samples
+edited (16 already 7s). Earlier runs: docs/quality.md.
 
   python launch.py --config experiments/wgan_gp.py
   python launch.py --config experiments/wgan_gp.py --mode=eval
