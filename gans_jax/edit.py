@@ -122,7 +122,7 @@ class _Editor:
     self.family, self.state, self.space, self.target = family, state, space, target
     self.batch = int(e.batch_size)
     # Every figure's title starts with the run and the checkpoint it shows.
-    self.run_name = f"{os.path.basename(os.path.normpath(workdir))}, step {step_of(state):,}"
+    self.run_name = f"{plots.run_name(workdir)}, step {step_of(state):,}"
     self.num_steps = int(e.num_steps)
 
     @jax.jit

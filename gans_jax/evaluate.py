@@ -308,7 +308,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     write_json(os.path.join(workdir, "truncation.json"), sweep)
     plots.save_precision_recall(
         sweep, os.path.join(workdir, "truncation_pr.png"),
-        title=f"{os.path.basename(os.path.normpath(workdir))}, step {results['step']:,}: "
+        title=f"{plots.run_name(workdir)}, step {results['step']:,}: "
               f"precision vs recall, {num:,} samples")
   write_json(os.path.join(workdir, "eval.json"), results)
   print(_table(results))

@@ -248,8 +248,12 @@ def run(args: argparse.Namespace) -> dict:
 def recorded_spec(paths: list[str]) -> str | None:
   """The --features that the statistics files among `paths` were saved with (None if none
   records one); two that differ are an error naming both."""
-  found = [(p, load_stats(p).spec) for p in paths if is_stats_file(p)]
-  found = [(p, spec) for p, spec in found if spec]
+  found = []
+  for p in paths:
+    if is_stats_file(p):
+      with np.load(p, allow_pickle=False) as npz:  # the one key: the arrays load later, once
+        if "features_spec" in npz.files:
+          found.append((p, str(npz["features_spec"])))
   if len({spec for _, spec in found}) > 1:
     (path_a, a), (path_b, b) = found[:2]
     raise UserError(f"{path_b}: statistics in {b} features, but {path_a} holds {a}; compare "

@@ -1,6 +1,7 @@
 """PNG outputs a person looks at: sample grids, 2-D scatter plots, metric curves."""
 
 import math
+import os
 
 import matplotlib
 
@@ -23,6 +24,11 @@ def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np
     grid[pad + r * (h + pad):pad + r * (h + pad) + h,
          pad + q * (w + pad):pad + q * (w + pad) + w] = images[i]
   return grid
+
+
+def run_name(workdir: str) -> str:
+  """The name figure titles give a run: its workdir's last component."""
+  return os.path.basename(os.path.normpath(workdir))
 
 
 def _atomic_savefig(fig, path: str) -> None:

@@ -230,6 +230,7 @@ class Outputs:
                start: int, evaluator, events: EventLog | None):
     """`evaluator`: the in-training `evaluate.Evaluator`, or None (no periodic evaluation)."""
     self.workdir, self.family, self.dataset, self.events = workdir, family, dataset, events
+    self.name = plots.run_name(workdir)
     num = settings.num_sample_images if dataset.kind == "image" else settings.num_sample_points
     self.fixed = family.fixed_inputs(sample_key, num)
     self.grids_fn = jax.jit(lambda s: family.sample_grids(s, self.fixed))
@@ -245,7 +246,7 @@ class Outputs:
 
   def samples(self, state, history: list) -> None:
     step = step_of(state)
-    name = os.path.basename(os.path.normpath(self.workdir))
+    name = self.name
     for prefix, (out, ncols) in self.grids_fn(state).items():
       path = os.path.join(self.workdir, "samples", f"{prefix}step_{step:07d}.png")
       out = np.asarray(out)
@@ -273,7 +274,7 @@ class Outputs:
     keys = [k for k in ("fid", "precision", "recall", "modes", "high_quality", "reverse_kl")
             if k in row]
     plots.save_metric_plot(self.eval_rows, os.path.join(self.workdir, "eval.png"), keys=keys,
-                           title=f"{os.path.basename(os.path.normpath(self.workdir))}: "
+                           title=f"{self.name}: "
                                  f"evaluation during training ({self.eval_num:,} samples)")
     return row
 
