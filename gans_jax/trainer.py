@@ -279,6 +279,14 @@ class Outputs:
     return row
 
 
+def _fetch_async(metrics):
+  """`metrics`, each array's device-to-host copy started (a later read does not wait for it)."""
+  for x in jax.tree.leaves(metrics):
+    if isinstance(x, jax.Array):
+      x.copy_to_host_async()
+  return metrics
+
+
 def _log_metrics(metrics, done: int, num_seeds: int, describe: Callable) -> dict:
   """Host floats of the step's metrics (mean over seeds, plus per-seed lists);
   raises TrainingDiverged on a non-finite one."""
@@ -310,6 +318,7 @@ class _Run:
     self.lock, created = prepare_workdir(workdir, lock=self.is_main)
     self.ckpt = self.bar = self.events = self.feed = self.best = None
     self.last_log = (time.perf_counter(), 0)  # (time, step) of the last metrics row
+    self.pending = None  # (step, metrics being copied to the host) of a row not written yet
     self.show_progress = False
     try:
       self._start(config, workdir, progress, fam_cls)
@@ -427,26 +436,45 @@ class _Run:
     c = self.settings
     last = done == c.num_steps
     due = lambda every: done % every == 0 or last
-    if due(c.log_every) or due(c.checkpoint_every):
-      values = _log_metrics(metrics, done, self.num_seeds, self.ckpt.describe)
-      if due(c.log_every):
-        now = time.perf_counter()
-        self.log.append({"step": done, **values,
-                         "steps_per_s": (done - self.last_log[1]) / max(now - self.last_log[0],
-                                                                         1e-9)})
-        self.last_log = (now, done)
-        if self.bar is not None:
-          self.bar.set_postfix({k: f"{values[k]:.3g}" for k in self.family.progress_keys
-                                if k in values})
-    if self.outputs is not None and due(c.sample_every):
+    self.write_pending_row()
+    sample_due = self.outputs is not None and due(c.sample_every)
+    eval_due = (self.outputs is not None and self.outputs.evaluator is not None
+                and due(c.eval_every))
+    if due(c.log_every) and not (last or due(c.checkpoint_every) or sample_due or eval_due):
+      # Nothing else at this step waits for the device: the metrics are copied to the host
+      # while the next steps run, and written after the next step is dispatched.
+      self.pending = (done, _fetch_async(metrics))
+    elif due(c.log_every) or due(c.checkpoint_every):
+      self._record(done, metrics, due(c.log_every))
+    if sample_due:
       self.outputs.samples(self.first_replica(self.state()), self.log.rows)
-    if self.outputs is not None and self.outputs.evaluator is not None and due(c.eval_every):
+    if eval_due:
       row = self.outputs.evaluate(self.first_replica(self.state()))
       metric = self.best.best_metric if self.best is not None else None
       if metric and np.isfinite(row.get(metric, np.nan)):
         self.best.save(self.state(), {metric: row[metric]})
     if due(c.checkpoint_every):
       self.save_checkpoint()
+
+  def write_pending_row(self) -> None:
+    """Logs the row whose metrics `after_steps` left to copy (its step finished by now)."""
+    if self.pending is not None:
+      (done, metrics), self.pending = self.pending, None
+      self._record(done, metrics, log=True)
+
+  def _record(self, done: int, metrics, log: bool) -> None:
+    """Checks the metrics of step `done` (TrainingDiverged when one is not finite) and, with
+    `log`, appends them to metrics.jsonl with the rate since the last row."""
+    values = _log_metrics(metrics, done, self.num_seeds, self.ckpt.describe)
+    if not log:
+      return
+    now = time.perf_counter()
+    self.log.append({"step": done, **values,
+                     "steps_per_s": (done - self.last_log[1]) / max(now - self.last_log[0], 1e-9)})
+    self.last_log = (now, done)
+    if self.bar is not None:
+      self.bar.set_postfix({k: f"{values[k]:.3g}" for k in self.family.progress_keys
+                            if k in values})
 
   def close(self) -> None:
     if self.bar is not None:
@@ -535,6 +563,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   except KeyboardInterrupt:
     # The signal only set a flag (see GracefulStop), so the state is the
     # complete result of the last step and its buffers were not donated.
+    run.write_pending_row()
     run.save_checkpoint()
     raise Interrupted(stop.signum) from None
   finally:

@@ -246,6 +246,26 @@ def test_fused_steps_equal_single_steps(streamed, data_dir, tmp_path):
     np.testing.assert_allclose(a["g_loss"], b["g_loss"], rtol=1e-5)
 
 
+def test_rows_logged_between_other_events_hold_their_own_steps_metrics(data_dir, tmp_path):
+  """Rows at steps with nothing else due (1, 2; their metrics are copied to the host while
+  the next step runs and written a step later) and at the checkpoint (3) hold the metrics the
+  family's step returns at that step, recomputed here by calling the step directly."""
+  config = tiny_dcgan(data_dir, num_steps=3)
+  config.log_every, config.sample_every, config.checkpoint_every = 1, 3, 3
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  assert [r["step"] for r in rows] == [1, 2, 3]
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  family = gan.GAN(config, dataset)
+  init_key, train_key, _ = trainer.seed_keys(config.seed)
+  state, step = family.init_state(init_key), jax.jit(family.step_fn(resident=True))
+  data = {"x": jnp.asarray(dataset.all()["x"])}
+  for row in rows:
+    state, metrics = step(state, data, train_key)
+    for key in ("d_loss", "g_loss"):
+      np.testing.assert_allclose(row[key], float(metrics[key]), rtol=1e-5, err_msg=key)
+
+
 def test_disentangle_term_is_the_cross_entropy_of_the_class_carried_by_z(data_dir):
   """The G metric `disentangle` = mean_i CE(f(G(z_i)), argmax z_i[:K]), recomputed by hand.
 
@@ -312,26 +332,30 @@ def test_step_draws_data_latents_and_penalty_points_from_fold_in_key_step(step_c
   keys = jax.random.split(jax.random.fold_in(key, step_count), 2)
   k_data, k_z, k_gp, _ = jax.random.split(keys[0], 4)
   b = config.train.batch_size
-  idx = [int(jax.random.randint(jax.random.fold_in(k_data, i), (), 0, len(x_all)))
-         for i in range(b)]
-  z = jnp.stack([jax.random.normal(jax.random.fold_in(k_z, i), (config.model.z_dim,))
-                 for i in range(b)])
-  eps = np.array([float(jax.random.uniform(jax.random.fold_in(k_gp, i), (1, 1, 1))[0, 0, 0])
-                  for i in range(b)])
+  # Each example's draw on its own, from its folded key (vmapped over i only to compile once).
+  per_example = lambda draw: jax.jit(jax.vmap(draw))(jnp.arange(b))
+  idx = [int(i) for i in per_example(
+      lambda i: jax.random.randint(jax.random.fold_in(k_data, i), (), 0, len(x_all)))]
+  z = per_example(lambda i: jax.random.normal(jax.random.fold_in(k_z, i), (config.model.z_dim,)))
+  eps = np.asarray(per_example(
+      lambda i: jax.random.uniform(jax.random.fold_in(k_gp, i), (1, 1, 1))[0, 0, 0]))
   real = jnp.asarray(x_all[idx])
-  fake, _ = family.generator.apply({"params": state.g.params, "batch_stats": state.g.batch_stats},
-                                   z, train=True, mutable=["batch_stats"])
-  critic = lambda im: family.discriminator.apply({"params": state.d.params}, im, train=True)[0]
+  fake, _ = jax.jit(lambda z: family.generator.apply(
+      {"params": state.g.params, "batch_stats": state.g.batch_stats}, z, train=True,
+      mutable=["batch_stats"]))(z)
+  critic = jax.jit(
+      lambda im: family.discriminator.apply({"params": state.d.params}, im, train=True)[0])
   np.testing.assert_allclose(float(metrics["d_real"]), float(jnp.mean(critic(real))), rtol=1e-5)
   np.testing.assert_allclose(float(metrics["d_fake"]), float(jnp.mean(critic(fake))), rtol=1e-5)
   # The penalty, one example at a time (LayerNorm critic: examples are independent).
   points = eps[:, None, None, None] * np.asarray(real) + (1 - eps[:, None, None, None]) * np.asarray(fake)
-  norms = [float(jnp.linalg.norm(jax.grad(lambda p: critic(p[None])[0])(jnp.asarray(p))))
-           for p in points]
+  critic_grad = jax.jit(jax.grad(lambda p: critic(p[None])[0]))
+  norms = [float(jnp.linalg.norm(critic_grad(jnp.asarray(p)))) for p in points]
   np.testing.assert_allclose(float(metrics["gp"]), np.mean((np.array(norms) - 1) ** 2),
                              rtol=1e-4)
   # Another step count draws another batch (a constant key would repeat it).
   other = jax.random.split(jax.random.fold_in(key, 1 - step_count), 2)[0]
-  other_idx = [int(jax.random.randint(jax.random.fold_in(jax.random.split(other, 4)[0], i),
-                                      (), 0, len(x_all))) for i in range(b)]
+  other_data = jax.random.split(other, 4)[0]
+  other_idx = [int(i) for i in per_example(
+      lambda i: jax.random.randint(jax.random.fold_in(other_data, i), (), 0, len(x_all)))]
   assert idx != other_idx
