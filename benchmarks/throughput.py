@@ -28,7 +28,8 @@ of the data-parallel program, not a speed-up.
 images/s counts the real images the critic sees: steps/s x batch x n_critic.
 GFLOP/s is XLA's cost-analysis FLOP count of one compiled step (all devices)
 times the measured steps/s. ``--steps_per_call K`` fuses K steps into one
-call (`train.steps_per_call`); steps/s always counts training steps.
+call (`train.steps_per_call`); steps/s always counts training steps. ``--dtype float32 bfloat16``
+times each row once per `model.dtype` (gans_jax/nets/precision.py), one after the other.
 
 ``--stream`` times each config twice in one process: its dataset on the devices (each update
 draws its batch inside the compiled step; ``"streamed": false``), then forced to stream from the
@@ -203,7 +204,7 @@ def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
 
 
 def _print(r: dict) -> None:
-  name = r.get("workload") or r.get("config")
+  name = (r.get("workload") or r.get("config")) + (f" {r['dtype']}" if "dtype" in r else "")
   print(f"{name:<18} {r['devices']:>3} {r['compile_s']:>9.2f} {r['steps_per_s']:>9.2f} "
         f"{r['s_per_step']:>8.3f} {r['images_per_s']:>10.0f} {r['gflop_per_step']:>10.3f} "
         f"{r['gflop_per_s']:>8.2f}")
@@ -239,6 +240,8 @@ def main() -> None:
                       help="seeds of the full ring8 run timed after the configs (0: skip)")
   parser.add_argument("--ring_steps", type=int, default=None,
                       help="steps of that run (default: experiments/gan_mlp.py's num_steps)")
+  parser.add_argument("--dtype", nargs="*", default=None, choices=("float32", "bfloat16"),
+                      help="model.dtype of each row (one row per dtype; default: the config's)")
   parser.add_argument("--_child", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.rounds is None:
@@ -269,8 +272,11 @@ def main() -> None:
                                          f" --xla_force_host_platform_device_count={n}")}
       subprocess.run([sys.executable, os.path.abspath(__file__), *argv], env=env, check=True)
       continue
-    for label, config_fn in jobs:
+    for (label, config_fn), dtype in ((job, d) for job in jobs for d in args.dtype or [None]):
       config = config_fn()
+      if dtype is not None:
+        config.model.dtype = dtype
+        label = {**label, "dtype": dtype}
       if args.steps_per_call:
         config.train.steps_per_call = args.steps_per_call
       if args.backend:

@@ -284,10 +284,11 @@ def _check_edit(config: ml_collections.ConfigDict) -> None:
 # Fields whose change makes a saved state mean something else (or not fit the
 # networks at all): resuming or evaluating a checkpoint with another value is refused.
 # model.conv_impl is not one: every form computes the same function with the same
-# parameters ('auto' on a CPU saves 'winograd', and may resume on a GPU as 'xla').
+# parameters ('auto' on a CPU saves 'winograd', and may resume on a GPU as 'xla'); nor is
+# model.dtype: the parameters are float32 under either (gans_jax/nets/precision.py).
 # A learning-rate schedule and the generator EMA add state (a step count, the
 # average), so turning them on or off is such a change.
-STATE_FIELDS = re.compile(r"family$|model\.(?!conv_impl$)"
+STATE_FIELDS = re.compile(r"family$|model\.(?!(conv_impl|dtype)$)"
                           r"|loss\.(name|likelihood|historical_averaging)$"
                           r"|dataset\.(name|resolution|num_labeled)$"
                           r"|optimizer\.(.+\.)?(name|schedule|warmup_steps)$|train\.num_seeds$"

@@ -43,9 +43,9 @@ def _record_winograd_calls():
   for name in TRACED:
     fn = getattr(winograd, name)
 
-    def recorded(x, kernel, fn=fn, name=name):
+    def recorded(x, kernel, dtype=None, *, fn=fn, name=name):
       TRACED[name].add(int(x.shape[0]))
-      return fn(x, kernel)
+      return fn(x, kernel, dtype)
     # gans_jax.nets.dcgan calls them as `winograd.<name>` at trace time.
     setattr(winograd, name, recorded)
 

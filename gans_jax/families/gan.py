@@ -31,7 +31,7 @@ from gans_jax.families.gan_parts import LOSSES
 from gans_jax.families.interface import Family
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
-from gans_jax.nets import dcgan, improved, mlp, spectral_norm
+from gans_jax.nets import dcgan, improved, mlp, precision, spectral_norm
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 ARCHS = ("mlp", "dcgan")
@@ -97,6 +97,9 @@ def default_config() -> ml_collections.ConfigDict:
   # 9/16 of gemm's multiply-adds, fastest on XLA:CPU) | gemm (im2col /
   # sub-pixel matrix products) | xla (lax convolutions). Same function.
   config.model.conv_impl = "auto"
+  # dcgan: float32 | bfloat16 (the convs' and dense layers' products on bfloat16 operands,
+  # accumulated in float32; parameters, state, losses in float32: gans_jax/nets/precision.py)
+  config.model.dtype = "float32"
   config.model.g_hidden = (256, 256)  # mlp
   config.model.d_hidden = (256, 256)  # mlp
   config.model.g_batch_norm = False   # mlp
@@ -176,6 +179,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require_one_of(config, "model.d_activation", mlp.D_ACTIVATIONS)
   require_one_of(config, "model.conditional", CONDITIONINGS)
   require_one_of(config, "model.conv_impl", dcgan.CONV_IMPL_CHOICES)
+  require_one_of(config, "model.dtype", precision.DTYPES)
   check_optimizer_config(config.optimizer.g, "optimizer.g")
   check_optimizer_config(config.optimizer.d, "optimizer.d")
   require(config.train.n_critic >= 1, "train.n_critic", f"must be >= 1, got {config.train.n_critic}")
@@ -221,21 +225,21 @@ def build_networks(config: ml_collections.ConfigDict, dataset,
     k = int(dataset.num_classes)
     g = nets.ConditionalDCGANGenerator(resolution=shape[0], channels=shape[-1],
                                        width=m.g_width, num_classes=k, axis_name=axis_name,
-                                       conv_impl=m.conv_impl)
+                                       conv_impl=m.conv_impl, dtype=m.dtype)
     d_cls = (nets.ProjectionDCGANDiscriminator if m.conditional == "projection"
              else nets.ConcatDCGANDiscriminator)
     d = d_cls(resolution=shape[0], width=m.d_width, norm=m.d_norm, num_classes=k,
-              axis_name=axis_name, conv_impl=m.conv_impl)
+              axis_name=axis_name, conv_impl=m.conv_impl, dtype=m.dtype)
     return g, d, k
   if m.arch == "dcgan":
     if dataset.kind != "image":
       raise UserError(f"model.arch: 'dcgan' needs images, but {dataset.name!r} holds "
                       f"{dataset.kind}; use model.arch='mlp'")
     g = nets.DCGANGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
-                            axis_name=axis_name, conv_impl=m.conv_impl,
+                            axis_name=axis_name, conv_impl=m.conv_impl, dtype=m.dtype,
                             **techniques.generator_options(m))
     d = nets.DCGANDiscriminator(resolution=shape[0], width=m.d_width, norm=m.d_norm,
-                                axis_name=axis_name, conv_impl=m.conv_impl,
+                                axis_name=axis_name, conv_impl=m.conv_impl, dtype=m.dtype,
                                 **techniques.discriminator_options(m))
     return g, d, 0
   g = nets.MLPGenerator(out_shape=shape, hidden=tuple(m.g_hidden),

@@ -71,6 +71,7 @@ class ConditionalDCGANGenerator(nn.Module):
   num_classes: int = 10
   axis_name: str | None = None
   conv_impl: str = "auto"  # see gans_jax.nets.dcgan
+  dtype: str = "float32"   # see gans_jax.nets.precision
 
   @nn.compact
   def __call__(self, z: jnp.ndarray, labels: jnp.ndarray, train: bool = True) -> jnp.ndarray:
@@ -86,7 +87,7 @@ class ConditionalDCGANGenerator(nn.Module):
       onehot = jax.nn.one_hot(labels, self.num_classes, dtype=z.dtype)
     dcgan = DCGANGenerator(resolution=self.resolution, channels=self.channels, width=self.width,
                            axis_name=self.axis_name, conv_impl=self.conv_impl,
-                           name="dcgan")
+                           dtype=self.dtype, name="dcgan")
     return dcgan(jnp.concatenate([z, onehot], axis=-1), train=train)
 
 
@@ -98,10 +99,12 @@ class _ConditionalDiscriminator(nn.Module):
   num_classes: int = 10
   axis_name: str | None = None
   conv_impl: str = "auto"  # see gans_jax.nets.dcgan
+  dtype: str = "float32"   # see gans_jax.nets.precision
 
   def _trunk(self) -> DCGANDiscriminator:
     return DCGANDiscriminator(resolution=self.resolution, width=self.width, norm=self.norm,
-                              axis_name=self.axis_name, conv_impl=self.conv_impl, name="dcgan")
+                              axis_name=self.axis_name, conv_impl=self.conv_impl,
+                              dtype=self.dtype, name="dcgan")
 
 
 class ConcatDCGANDiscriminator(_ConditionalDiscriminator):

@@ -46,9 +46,8 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-from gans_jax.nets import improved, winograd
+from gans_jax.nets import improved, precision, winograd
 
 NORMS = ("batch", "layer", "none")
 CONV_IMPLS = ("gemm", "winograd", "xla")
@@ -62,8 +61,9 @@ _DN = ("NHWC", "HWIO", "NHWC")
 _PHASE_TAPS = {0: ((0, 0), (1, 2)), 1: ((1, 1), (2, 3))}
 
 
-def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
-  """``lax.conv_general_dilated(x, kernel, (2, 2), 'SAME')`` for even H, W as one GEMM.
+def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray, dtype=None) -> jnp.ndarray:
+  """``lax.conv_general_dilated(x, kernel, (2, 2), 'SAME')`` for even H, W as one GEMM
+  (`dtype`: see `gans_jax.nets.precision`).
 
   x [B, H, W, C], kernel [4, 4, C, O] (HWIO) -> [B, H/2, W/2, O]. SAME padding
   is 1 on each side here; output (i, j) takes padded rows 2i..2i+3 and
@@ -74,12 +74,14 @@ def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
   patches = jnp.concatenate([xp[:, i:i + 2 * ho:2, j:j + 2 * wo:2, :]
                              for i in range(4) for j in range(4)], axis=-1)
-  out = jnp.dot(patches.reshape(b * ho * wo, 16 * c), kernel.reshape(16 * c, -1))
+  out = precision.matmul(patches.reshape(b * ho * wo, 16 * c), kernel.reshape(16 * c, -1),
+                         dtype)
   return out.reshape(b, ho, wo, -1)
 
 
-def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
-  """``lax.conv_transpose(x, kernel, (2, 2), 'SAME')`` as four sub-pixel GEMMs.
+def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray, dtype=None) -> jnp.ndarray:
+  """``lax.conv_transpose(x, kernel, (2, 2), 'SAME')`` as four sub-pixel GEMMs (`dtype` as
+  `conv4x4s2`'s).
 
   x [B, H, W, C], kernel [4, 4, C, O] -> [B, 2H, 2W, O].
   """
@@ -92,7 +94,8 @@ def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
       taps = [(oi, oj, ki, kj) for oi, ki in _PHASE_TAPS[r] for oj, kj in _PHASE_TAPS[s]]
       patches = jnp.concatenate([xp[:, oi:oi + h, oj:oj + w, :] for oi, oj, _, _ in taps], -1)
       k = jnp.concatenate([kernel[ki, kj] for _, _, ki, kj in taps], axis=0)  # [4 C, O]
-      cols.append(jnp.dot(patches.reshape(b * h * w, 4 * c), k).reshape(b, h, w, -1))
+      cols.append(precision.matmul(patches.reshape(b * h * w, 4 * c), k, dtype)
+                  .reshape(b, h, w, -1))
     rows.append(jnp.stack(cols, axis=3))     # [B, H, W, 2 (s), O]
   out = jnp.stack(rows, axis=2)              # [B, H, 2 (r), W, 2 (s), O]
   return out.reshape(b, 2 * h, 2 * w, -1)
@@ -117,6 +120,7 @@ class _Conv4x4s2Base(nn.Module):
   features: int
   use_bias: bool = True
   impl: str = "auto"
+  dtype: str = "float32"  # the products' operands (gans_jax.nets.precision)
 
   def _conv(self, x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
     raise NotImplementedError
@@ -135,12 +139,12 @@ class Conv4x4s2(_Conv4x4s2Base):
   """A 4x4 stride-2 SAME convolution with `flax.linen.Conv`'s parameters and init."""
 
   def _conv(self, x, kernel):
-    impl = resolve_conv_impl(self.impl)
+    impl, dtype = resolve_conv_impl(self.impl), precision.compute_dtype(self.dtype)
     if impl == "xla" or x.shape[1] % 2 or x.shape[2] % 2:
-      return lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+      return precision.conv(x, kernel, (2, 2), "SAME", _DN, dtype)
     if impl == "winograd" and x.shape[1] % 4 == 0 and x.shape[2] % 4 == 0 and x.shape[3] >= 8:
-      return winograd.conv4x4s2(x, kernel)
-    return conv4x4s2(x, kernel)
+      return winograd.conv4x4s2(x, kernel, dtype)
+    return conv4x4s2(x, kernel, dtype)
 
 
 class ConvTranspose4x4s2(_Conv4x4s2Base):
@@ -149,12 +153,12 @@ class ConvTranspose4x4s2(_Conv4x4s2Base):
   form, which is faster there (measured)."""
 
   def _conv(self, x, kernel):
-    impl = resolve_conv_impl(self.impl)
+    impl, dtype = resolve_conv_impl(self.impl), precision.compute_dtype(self.dtype)
     if impl == "xla" or self.features < 8:
-      return lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=_DN)
+      return precision.conv_transpose(x, kernel, (2, 2), "SAME", _DN, dtype)
     if impl == "winograd" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
-      return winograd.conv_transpose4x4s2(x, kernel)
-    return conv_transpose4x4s2(x, kernel)
+      return winograd.conv_transpose4x4s2(x, kernel, dtype)
+    return conv_transpose4x4s2(x, kernel, dtype)
 
 
 def num_stages(resolution: int) -> int:
@@ -172,6 +176,7 @@ class DCGANGenerator(nn.Module):
   width: int = 64
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
   conv_impl: str = "auto"   # auto | winograd | gemm | xla (same function and parameters; see above)
+  dtype: str = "float32"    # float32 | bfloat16: the products' operands (gans_jax.nets.precision)
   # > 0: VirtualBatchNorm with this many fixed reference latents instead of
   # BatchNorm (Salimans et al. 2016; gans_jax.nets.improved).
   vbn_reference: int = 0
@@ -182,14 +187,15 @@ class DCGANGenerator(nn.Module):
     bn = lambda: improved.generator_norm(self, train)
     top = self.width * 2 ** (stages - 1)
     zr = improved.reference_batch(self, z, self.vbn_reference) if self.vbn_reference else z
-    x = nn.Dense(4 * 4 * top, use_bias=False)(zr)
+    x = nn.Dense(4 * 4 * top, use_bias=False,
+                 dot_general=precision.dense_dot_general(precision.compute_dtype(self.dtype)))(zr)
     x = nn.relu(bn()(x.reshape((zr.shape[0], 4, 4, top))))
     # Names as flax.linen.ConvTranspose's, so both conv_impl share checkpoints.
     for n, i in enumerate(reversed(range(stages - 1))):
       x = ConvTranspose4x4s2(self.width * 2**i, use_bias=False, impl=self.conv_impl,
-                             name=f"ConvTranspose_{n}")(x)
+                             dtype=self.dtype, name=f"ConvTranspose_{n}")(x)
       x = nn.relu(bn()(x))
-    x = ConvTranspose4x4s2(self.channels, impl=self.conv_impl,
+    x = ConvTranspose4x4s2(self.channels, impl=self.conv_impl, dtype=self.dtype,
                            name=f"ConvTranspose_{stages - 1}")(x[x.shape[0] - z.shape[0]:])
     return jnp.tanh(x)
 
@@ -202,11 +208,13 @@ def discriminator_trunk(module: nn.Module, x: jnp.ndarray, train: bool) -> jnp.n
   resolution, width, norm, axis_name and conv_impl. The layers are created in
   the caller's scope, so every module that uses the trunk (the discriminator,
   the VAE encoder) has the same parameter names: Conv_i, BatchNorm_j / LayerNorm_j.
+  A `module` without a `dtype` computes in float32.
   """
+  dtype = getattr(module, "dtype", "float32")
   for i in range(num_stages(module.resolution)):
     # Named as flax.linen.Conv's, so both conv_impl share checkpoints.
     x = Conv4x4s2(module.width * 2**i, use_bias=(i == 0 or module.norm == "none"),
-                  impl=module.conv_impl, name=f"Conv_{i}")(x)
+                  impl=module.conv_impl, dtype=dtype, name=f"Conv_{i}")(x)
     if i > 0 and module.norm == "batch":
       x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                        axis_name=module.axis_name if train else None)(x)
@@ -224,6 +232,7 @@ class DCGANDiscriminator(nn.Module):
   norm: str = "batch"
   axis_name: str | None = None  # BatchNorm statistics across replicas (pmap/shard_map)
   conv_impl: str = "auto"   # auto | winograd | gemm | xla (same function and parameters; see above)
+  dtype: str = "float32"    # float32 | bfloat16: the products' operands (gans_jax.nets.precision)
   # > 0: minibatch discrimination features appended before the score (nets.improved).
   minibatch_kernels: int = 0
   minibatch_kernel_dim: int = 5
@@ -233,5 +242,7 @@ class DCGANDiscriminator(nn.Module):
     if self.norm not in NORMS:
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
     features = discriminator_trunk(self, x, train)
-    scores = nn.Dense(1)(improved.with_minibatch_features(self, features, train))[:, 0]
+    dense = nn.Dense(1, dot_general=precision.dense_dot_general(
+        precision.compute_dtype(self.dtype)))
+    scores = dense(improved.with_minibatch_features(self, features, train))[:, 0]
     return scores, features

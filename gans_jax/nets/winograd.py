@@ -39,6 +39,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from gans_jax.nets import precision
+
 
 def _pad_axis(x: jnp.ndarray, axis: int, lo: int, hi: int) -> jnp.ndarray:
   config = [(0, 0, 0)] * x.ndim
@@ -138,10 +140,11 @@ def _phase_input_t_bwd(axis, n, g):
 _phase_input_t.defvjp(_phase_input_t_fwd, _phase_input_t_bwd)
 
 
-def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray, dtype=None) -> jnp.ndarray:
   """``lax.conv_general_dilated(x, kernel, (2, 2), 'SAME')``, H and W multiples of 4.
 
-  x [B, H, W, C], kernel [4, 4, C, O] (HWIO) -> [B, H/2, W/2, O].
+  x [B, H, W, C], kernel [4, 4, C, O] (HWIO) -> [B, H/2, W/2, O]. `dtype`: the product's
+  operands in that type, accumulated in float32 (`gans_jax.nets.precision`).
   """
   b, h, w, c = x.shape
   o = kernel.shape[-1]
@@ -156,15 +159,15 @@ def conv4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   v = _filter_t(_filter_t(k, 0), 1).transpose(1, 0, 2, 3)  # [3 (cols), 3 (rows), 4C, O]
   u = _input_t(_input_t(xs, 1), 3)                         # [3 (cols), 3 (rows), B, th, tw, 4C]
   u = u.reshape(3, 3, b * th * tw, 4 * c)
-  m = lax.dot_general(u, v, (((3,), (2,)), ((0, 1), (0, 1))))  # [3, 3, B th tw, O]
+  m = precision.dot_general(u, v, (((3,), (2,)), ((0, 1), (0, 1))), dtype)  # [3, 3, B th tw, O]
   y = _output_t(_output_t(m.reshape(3, 3, b, th, tw, o), 1), 0)  # [2 (col), 2 (row), B, th, tw, O]
   return y.transpose(2, 3, 1, 4, 0, 5).reshape(b, ho, wo, o)
 
 
-def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
+def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray, dtype=None) -> jnp.ndarray:
   """``lax.conv_transpose(x, kernel, (2, 2), 'SAME')`` (flax's ConvTranspose), H and W even.
 
-  x [B, H, W, C], kernel [4, 4, C, O] -> [B, 2H, 2W, O]. Output pixel
+  x [B, H, W, C], kernel [4, 4, C, O] -> [B, 2H, 2W, O]; `dtype` as `conv4x4s2`'s. Output pixel
   (2(2t + a) + r, 2(2s + a') + q) is tile (t, s), position (a, a'), phase (r, q).
   """
   b, h, w, c = x.shape
@@ -176,6 +179,6 @@ def conv_transpose4x4s2(x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
   # Phase r takes kernel rows 2a + r (a = 0, 1); columns likewise.
   k = kernel.reshape(2, 2, 2, 2, c, o).transpose(1, 0, 3, 2, 4, 5)  # [r, a, q, a', C, O]
   v = _filter_t(_filter_t(k, 1), 3).transpose(2, 3, 0, 1, 4, 5)  # [2 q, 3 j, 2 r, 3 i, C, O]
-  m = lax.dot_general(u, v, (((5,), (4,)), ((0, 1, 2, 3), (0, 1, 2, 3))))
+  m = precision.dot_general(u, v, (((5,), (4,)), ((0, 1, 2, 3), (0, 1, 2, 3))), dtype)
   y = _output_t(_output_t(m.reshape(2, 3, 2, 3, b, th, tw, o), 3), 1)  # [q, a', r, a, B, th, tw, O]
   return y.transpose(4, 5, 3, 2, 6, 1, 0, 7).reshape(b, 2 * h, 2 * w, o)
