@@ -73,7 +73,8 @@ def save_thumbnail(src: str, dst: str) -> None:
     image = image.convert("RGB")
     height = round(image.height * THUMB_WIDTH / image.width)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    image.resize((THUMB_WIDTH, height), Image.LANCZOS).save(dst, optimize=True)
+    # 64 colours: the grids are grey images and plain plots, and the docs stay small.
+    image.resize((THUMB_WIDTH, height), Image.LANCZOS).quantize(64).save(dst, optimize=True)
 
 
 def save_mosaic(thumbs: list, dst: str, columns: int = 4) -> None:
@@ -87,7 +88,7 @@ def save_mosaic(thumbs: list, dst: str, columns: int = 4) -> None:
     x, y = (i % columns) * THUMB_WIDTH, (i // columns) * cell_h
     draw.text((x + 4, y + 2), name, fill="black")
     mosaic.paste(im, (x, y + 18))
-  mosaic.save(dst, optimize=True)
+  mosaic.quantize(64).save(dst, optimize=True)
 
 
 def _thumbnails(by_name: dict, out: str, runs_root: str) -> dict:
