@@ -61,18 +61,20 @@ def test_bfloat16_convolutions_match_float32_convolutions_of_the_rounded_operand
 
 
 def _wgan_gp(data_dir, dtype, num_steps=2):
+  """experiments/wgan_gp.py at 16x16, widths 8 (Winograd layers run at this size), one critic
+  update per step (a fifth of the program to compile)."""
   config = importlib.import_module("experiments.wgan_gp").get_config()
   config.dataset.data_dir, config.dataset.resolution = data_dir, 16
-  config.model.g_width = config.model.d_width = 8  # Winograd layers run at this size
+  config.model.g_width = config.model.d_width = 8
   config.model.dtype = dtype
-  config.train.batch_size, config.train.num_steps = 8, num_steps
+  config.train.batch_size, config.train.num_steps, config.train.n_critic = 8, num_steps, 1
   config.log_every = config.sample_every = config.checkpoint_every = 2
   config.num_sample_images = 4
   return config
 
 
 def test_a_bfloat16_step_stays_close_to_the_float32_step_on_the_same_batch_and_keys(data_dir):
-  """Same state, data and key: losses and the gradient penalty within 3 % (the products'
+  """Same state, data and key: critic outputs, penalty and losses within 3 % (the products'
   operands carry 8 bits of mantissa), everything finite, the state's arrays float32."""
   dataset = load_dataset("digits", data_dir=data_dir, resolution=16)
   data = {"x": jnp.asarray(dataset.all()["x"])}
@@ -86,18 +88,29 @@ def test_a_bfloat16_step_stays_close_to_the_float32_step_on_the_same_batch_and_k
     results[dtype] = {k: float(v) for k, v in metrics.items()}
   f32, bf16 = results["float32"], results["bfloat16"]
   assert all(np.isfinite(v) for v in bf16.values())
-  for key in ("d_loss", "g_loss", "gp", "d_real", "d_fake"):
-    assert abs(bf16[key] - f32[key]) <= 0.03 * max(abs(f32[key]), 1e-2), (key, f32, bf16)
+  # The critic's outputs and the penalty within 3 % of themselves; the losses, which are
+  # differences of those outputs, within 3 % of the outputs' scale.
+  assert f32["gp"] > 1e-3  # the penalty is a real term here, so its check means something
+  scale = max(abs(f32["d_real"]), abs(f32["d_fake"]))
+  for key, bound in (("d_real", abs(f32["d_real"])), ("d_fake", abs(f32["d_fake"])),
+                     ("gp", f32["gp"]), ("d_loss", scale), ("g_loss", scale)):
+    assert abs(bf16[key] - f32[key]) <= 0.03 * bound, (key, f32, bf16)
   assert bf16 != f32  # the products really ran in bfloat16
 
 
+def _small(config):
+  """8x8 with XLA's convolutions: the cheapest program in which the products still run in bf16."""
+  config.dataset.resolution, config.model.conv_impl = 8, "xla"
+  return config
+
+
 def test_bfloat16_trains_and_its_checkpoint_resumes_in_float32(data_dir, tmp_path):
-  state = trainer.train_and_evaluate(_wgan_gp(data_dir, "bfloat16", 2), str(tmp_path),
+  state = trainer.train_and_evaluate(_small(_wgan_gp(data_dir, "bfloat16", 2)), str(tmp_path),
                                      progress=False)
   rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
   assert all(np.isfinite(v) for v in rows[-1].values())
   assert state.g.params["ConvTranspose_0"]["kernel"].dtype == jnp.float32
-  resumed = trainer.train_and_evaluate(_wgan_gp(data_dir, "float32", 4), str(tmp_path),
+  resumed = trainer.train_and_evaluate(_small(_wgan_gp(data_dir, "float32", 4)), str(tmp_path),
                                        progress=False)
   assert int(resumed.step) == 4
   changes = [json.loads(l) for l in open(tmp_path / "config_changes.jsonl")]
