@@ -1,6 +1,6 @@
 """DCGAN on Fashion-MNIST at 32x32 (Radford, Metz & Chintala 2016, arXiv:1511.06434).
 
-The DCGAN recipe of experiments/dcgan.py — BatchNorm in both networks, LeakyReLU(0.2)
+The DCGAN recipe of Radford et al. — BatchNorm in both networks, LeakyReLU(0.2)
 discriminator, the non-saturating generator loss (Goodfellow et al. 2014, arXiv:1406.2661),
 Adam(2e-4, 0.5) — at 32x32 with 64-channel networks, 8,000 steps and the generator's moving
 average (ema.decay 0.999) for samples and evaluation. Data: the 60,000 Fashion-MNIST training
@@ -10,8 +10,8 @@ against the 10,000 test images.
 
 Measured (seed 0, 5,000 samples; docs/real_data.md): FID 78.8 against a train-vs-test floor of 0.319
 in these features, precision 0.640, recall 0.599 — 0.65x the FID of experiments/dcgan.py's digits
-settings on the same data (120.3, precision 0.632, recall 0.472), short of the real-data issue's goals
-(precision and recall >= 0.80). 5.4 steps/s on the 2-core CPU, about 25 minutes for the 8,000 steps.
+settings before 2026-12-03 (Adam 2e-4, 3,000 steps, no EMA) on the same data (120.3, precision
+0.632, recall 0.472), short of the real-data issue's goals (precision and recall >= 0.80). 5.4 steps/s on the 2-core CPU, about 25 minutes for the 8,000 steps.
 
   python launch.py --config experiments/classifier_fashion.py   # once: the features eval uses
   python launch.py --config experiments/dcgan_fashion.py
