@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 from gans_jax.atomic import write_json  # noqa: E402
 from gans_jax.data import idx  # noqa: E402
+from gans_jax.families import cyclegan  # noqa: E402
 from gans_jax.families.classifier import classifier_dir  # noqa: E402
 from zoo_goals import ENTRIES, derived_metrics  # noqa: E402
 from zoo_report import render  # noqa: E402
@@ -72,8 +73,8 @@ def needed_classifiers(config) -> list:
   if family == "classifier" or config.dataset.name in ("ring8", "grid25"):
     return []
   if family == "cyclegan":
-    name = config.dataset.name
-    return [(os.path.join("runs", f"classifier_{name}_{d}"), f"{name}_{d}") for d in "ab"]
+    return [(path, f"{config.dataset.name}_{d}")
+            for d, path in cyclegan.classifier_dirs(config).items()]
   return [(classifier_dir(config), config.dataset.name)]
 
 

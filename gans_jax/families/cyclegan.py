@@ -170,6 +170,16 @@ def l1(x, y):
   return jnp.mean(jnp.abs(x - y))
 
 
+def classifier_dirs(config: ml_collections.ConfigDict) -> dict:
+  """Each domain's classifier workdir: eval.classifier_dir_a/_b, else runs/classifier_<dataset>_a/_b
+  for digits2styled (whose domains have digit labels); {} for a dataset with neither."""
+  ev, name = config.eval, config.dataset.name
+  dirs = {d: ev.get(f"classifier_dir_{d}") for d in ("a", "b")}
+  if name in TWO_DOMAIN_DATASETS:
+    return {d: path or os.path.join("runs", f"classifier_{name}_{d}") for d, path in dirs.items()}
+  return {d: path for d, path in dirs.items() if path}
+
+
 class CycleGAN(Family):
   """Two generators, two PatchGAN discriminators, two history pools (module docstring)."""
   name = "cyclegan"
@@ -319,13 +329,7 @@ class CycleGAN(Family):
     return ("test images translated and back", ["a", "G(a)", "F(G(a))", "b", "F(b)", "G(F(b))"])
 
   def classifier_dirs(self) -> dict:
-    """Each domain's classifier workdir: eval.classifier_dir_a/_b, else runs/classifier_<dataset>_a/_b
-    for digits2styled (whose domains have digit labels); {} for a dataset with neither."""
-    ev, name = self.config.eval, self.config.dataset.name
-    dirs = {d: ev.get(f"classifier_dir_{d}") for d in ("a", "b")}
-    if name in TWO_DOMAIN_DATASETS:
-      return {d: path or os.path.join("runs", f"classifier_{name}_{d}") for d, path in dirs.items()}
-    return {d: path for d, path in dirs.items() if path}
+    return classifier_dirs(self.config)
 
   def eval_metrics(self, state, evaluator, key):
     """cycle_error_a/b; with each domain's classifier label_preservation_ab/ba and fid_a/b (+ train
