@@ -7,14 +7,27 @@
   python benchmarks/throughput.py --configs gan_mlp --ring_seeds 10   # + the full 10-seed ring run
   python benchmarks/throughput.py --configs dcgan --stream --ring_seeds 0  # resident vs streamed
 
-Workloads are the two rows of the speed table in issue 6, measured on the
-same networks and batch as the PyTorch reference:
+Workloads: the two rows of the CPU speed table (issue 6), measured on the same
+networks and batch as the PyTorch reference,
 
 * ``dcgan_wgan_gp_32``: experiments/wgan_gp.py at 32x32x1, z 128, width 64,
   batch 64, n_critic 5 (reference: PyTorch 1.86 s/step, goal <= 1.5 s/step);
 * ``pacgan_mlp``: experiments/gan_mlp.py (PacGAN's 4x400 BatchNorm generator,
   3x200 maxout critic), batch 100, one D and one G update per step
-  (reference: PyTorch 45 steps/s, goal >= 70 steps/s).
+  (reference: PyTorch 45 steps/s, goal >= 70 steps/s);
+
+and two sized for accelerators, on RGB images (a folder of random-noise PNGs written once under
+runs/throughput_data, since no RGB dataset ships here; ``--dataset folder:/path`` times real ones):
+
+* ``dcgan_64_rgb``: Radford et al.'s DCGAN at 64x64x3 (G 1024-512-256-128 channels, D
+  128-256-512-1024, BatchNorm, non-saturating loss), z 100, batch 128;
+* ``sngan_resnet_32``: Miyato et al.'s ResNet at 32x32x3 (``model.arch='resnet'``, G 256 and
+  D 128 channels, spectral norm, hinge loss), z 128, batch 64, n_critic 5, Adam(2e-4, 0, 0.9).
+
+Every row also reports ``peak_fraction``: its GFLOP/s over the rate of one large matrix product
+of the row's dtype measured on the same device in the same process (2048 x 2048 on CPUs, 8192 x
+8192 on accelerators; ``matmul_gflop_per_s``), i.e. the fraction of what this device sustains on
+the most favourable operation.
 
 Each measurement ends with one JSON line ``{"workload" (or "config"), "streamed",
 "devices", "compile_s", "steps_per_s", "images_per_s", "gflop_per_s", ...}``.
@@ -62,7 +75,22 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-WORKLOADS = ("dcgan_wgan_gp_32", "pacgan_mlp")
+WORKLOADS = ("dcgan_wgan_gp_32", "pacgan_mlp", "dcgan_64_rgb", "sngan_resnet_32")
+RGB_IMAGES = 512  # random-noise PNGs of the RGB workloads' folder dataset
+
+
+def rgb_folder(resolution: int) -> str:
+  """A folder of RGB_IMAGES random-noise PNGs at `resolution` (written once, then reused)."""
+  import numpy as np
+  from PIL import Image
+  path = os.path.join(ROOT, "runs", "throughput_data", f"noise_rgb_{resolution}")
+  if len(glob.glob(os.path.join(path, "*.png"))) != RGB_IMAGES:
+    os.makedirs(path, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(RGB_IMAGES):
+      pixels = rng.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8)
+      Image.fromarray(pixels).save(os.path.join(path, f"{i:04d}.png"))
+  return "folder:" + path
 
 
 def workload_config(name: str):
@@ -79,6 +107,23 @@ def workload_config(name: str):
     config = importlib.import_module("experiments.gan_mlp").get_config()
     config.train.batch_size = 100
     config.train.n_critic = 1
+    return config
+  if name == "dcgan_64_rgb":
+    config = importlib.import_module("experiments.dcgan").get_config()
+    config.dataset.name, config.dataset.resolution = rgb_folder(64), 64
+    config.model.z_dim, config.model.g_width, config.model.d_width = 100, 128, 128
+    config.train.batch_size = 128
+    return config
+  if name == "sngan_resnet_32":
+    from gans_jax.optim import optimizer_config
+    config = importlib.import_module("experiments.hinge").get_config()
+    config.dataset.name, config.dataset.resolution = rgb_folder(32), 32
+    config.model.arch, config.model.z_dim = "resnet", 128
+    config.model.g_width, config.model.d_width = 256, 128
+    config.model.d_norm, config.model.d_spectral_norm = "none", True
+    config.optimizer.g = optimizer_config("adam", 2e-4, b1=0.0, b2=0.9)
+    config.optimizer.d = optimizer_config("adam", 2e-4, b1=0.0, b2=0.9)
+    config.train.batch_size, config.train.n_critic = 64, 5
     return config
   raise SystemExit(f"error: --workload: {name!r} is not one of {', '.join(WORKLOADS)}")
 
@@ -151,6 +196,24 @@ class _Timed:
     }
 
 
+def matmul_gflop_per_s(dtype: str, device) -> float:
+  """GFLOP/s of one square matrix product in `dtype` on `device` (2048 on CPUs, 8192 else),
+  accumulated in float32 as the networks' products are (gans_jax.nets.precision)."""
+  import jax
+
+  from gans_jax.nets import precision
+  n = 2048 if device.platform == "cpu" else 8192
+  a = jax.device_put(jax.random.normal(jax.random.PRNGKey(0), (n, n)), device)
+  product = jax.jit(lambda a: precision.matmul(a, a, precision.compute_dtype(dtype)))
+  jax.block_until_ready(product(a))
+  times = []
+  for _ in range(5):
+    t0 = time.perf_counter()
+    jax.block_until_ready(product(a))
+    times.append(time.perf_counter() - t0)
+  return 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
+
+
 def measure(config, label: dict, steps: int, num_devices: int, data_dir=None,
             modes=(False,), rounds: int = 1) -> list:
   """One row per mode (streamed False / True) of `config`, timed over the same number of steps.
@@ -176,7 +239,12 @@ def measure(config, label: dict, steps: int, num_devices: int, data_dir=None,
   finally:
     for t in timed.values():
       t.feed.close()
-  return [timed[m].row(label, per_round * rounds * per_call, elapsed[m], rounds) for m in modes]
+  rows = [timed[m].row(label, per_round * rounds * per_call, elapsed[m], rounds) for m in modes]
+  rate = matmul_gflop_per_s(config.model.get("dtype", "float32"), devices[0]) * len(devices)
+  for row in rows:
+    row["matmul_gflop_per_s"] = round(rate, 1)
+    row["peak_fraction"] = round(row["gflop_per_s"] / rate, 3)
+  return rows
 
 
 def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
@@ -207,7 +275,7 @@ def _print(r: dict) -> None:
   name = (r.get("workload") or r.get("config")) + (f" {r['dtype']}" if "dtype" in r else "")
   print(f"{name:<18} {r['devices']:>3} {r['compile_s']:>9.2f} {r['steps_per_s']:>9.2f} "
         f"{r['s_per_step']:>8.3f} {r['images_per_s']:>10.0f} {r['gflop_per_step']:>10.3f} "
-        f"{r['gflop_per_s']:>8.2f}")
+        f"{r['gflop_per_s']:>8.2f} {r['peak_fraction']:>6.1%}")
   print(json.dumps(r), flush=True)
 
 
@@ -258,7 +326,7 @@ def main() -> None:
 
   if args._child is None:
     print(f"{'row':<18} {'dev':>3} {'compile s':>9} {'steps/s':>9} {'s/step':>8} "
-          f"{'images/s':>10} {'GFLOP/step':>10} {'GFLOP/s':>8}", flush=True)
+          f"{'images/s':>10} {'GFLOP/step':>10} {'GFLOP/s':>8} {'peak':>6}", flush=True)
   for n in args.devices:
     if n > 1 and args._child is None:
       # A child process: the forced device count is read when JAX initialises.

@@ -31,10 +31,11 @@ from gans_jax.families.gan_parts import LOSSES
 from gans_jax.families.interface import Family
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
-from gans_jax.nets import dcgan, improved, mlp, precision, spectral_norm
+from gans_jax.nets import dcgan, improved, mlp, precision, sngan, spectral_norm
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
-ARCHS = ("mlp", "dcgan")
+ARCHS = ("mlp", "dcgan", "resnet")
+IMAGE_ARCHS = ("dcgan", "resnet")
 CONDITIONINGS = ("none", "concat", "projection")
 
 
@@ -87,7 +88,7 @@ def default_config() -> ml_collections.ConfigDict:
 
   # Networks
   config.model = ml_collections.ConfigDict()
-  config.model.arch = "dcgan"
+  config.model.arch = "dcgan"        # mlp | dcgan | resnet (SNGAN's ResNet, gans_jax/nets/sngan.py)
   config.model.z_dim = 64
   config.model.g_width = 64           # dcgan: channels of the last generator stage
   config.model.d_width = 64           # dcgan: channels of the first discriminator stage
@@ -165,8 +166,8 @@ def _check_quality_options(config: ml_collections.ConfigDict) -> None:
   require(config.model.sn_iterations >= 1, "model.sn_iterations",
           f"must be >= 1, got {config.model.sn_iterations}")
   require_one_of(config, "loss.gp_point", GP_POINTS)
-  require(not check_augment(config) or config.model.arch == "dcgan",
-          "augment.policy", "augments images; use model.arch='dcgan' (or policy='')")
+  require(not check_augment(config) or config.model.arch in IMAGE_ARCHS,
+          "augment.policy", "augments images; use model.arch='dcgan' or 'resnet' (or policy='')")
 
 
 def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> None:
@@ -184,7 +185,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   check_optimizer_config(config.optimizer.d, "optimizer.d")
   require(config.train.n_critic >= 1, "train.n_critic", f"must be >= 1, got {config.train.n_critic}")
   require(m.z_dim >= 1, "model.z_dim", f"must be >= 1, got {m.z_dim}")
-  if m.arch == "dcgan":
+  if m.arch in IMAGE_ARCHS:
     base.require_dcgan_resolution(config)
   require(loss.gp_weight >= 0, "loss.gp_weight", f"must be >= 0, got {loss.gp_weight}")
   require(loss.clip >= 0, "loss.clip", f"must be >= 0, got {loss.clip}")
@@ -231,10 +232,18 @@ def build_networks(config: ml_collections.ConfigDict, dataset,
     d = d_cls(resolution=shape[0], width=m.d_width, norm=m.d_norm, num_classes=k,
               axis_name=axis_name, conv_impl=m.conv_impl, dtype=m.dtype)
     return g, d, k
+  if m.arch in IMAGE_ARCHS and dataset.kind != "image":
+    raise UserError(f"model.arch: {m.arch!r} needs images, but {dataset.name!r} holds "
+                    f"{dataset.kind}; use model.arch='mlp'")
+  if m.arch == "resnet":
+    g = sngan.ResNetGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
+                              axis_name=axis_name, dtype=m.dtype,
+                              **techniques.generator_options(m))
+    d = sngan.ResNetDiscriminator(resolution=shape[0], width=m.d_width, norm=m.d_norm,
+                                  axis_name=axis_name, dtype=m.dtype,
+                                  **techniques.discriminator_options(m))
+    return g, d, 0
   if m.arch == "dcgan":
-    if dataset.kind != "image":
-      raise UserError(f"model.arch: 'dcgan' needs images, but {dataset.name!r} holds "
-                      f"{dataset.kind}; use model.arch='mlp'")
     g = nets.DCGANGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
                             axis_name=axis_name, conv_impl=m.conv_impl, dtype=m.dtype,
                             **techniques.generator_options(m))
