@@ -59,4 +59,9 @@ def get_config():
   config.log_every = 50
   config.sample_every = 250
   config.checkpoint_every = 250
+
+  # Editing (--mode=edit): 100 gradient steps instead of the default 50. The sharper conditional
+  # generator of the EMA needs more: on seed 0, success 0.867 at 50 steps, 0.941 at 100 (step
+  # size 0.1: 0.902; keep_others 0: 1.000 but the other classes' logits move freely).
+  config.edit.num_steps = 100
   return config

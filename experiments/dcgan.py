@@ -30,7 +30,10 @@ def get_config():
   config.model.z_dim = 64
   config.model.g_width = 32
   config.model.d_width = 32
-  config.model.d_norm = "batch"
+  # Spectral normalisation instead of BatchNorm in D (Miyato et al. 2018): at 12,500 steps
+  # FID 109.4 against 195.3 with BatchNorm (docs/quality.md), and it keeps improving.
+  config.model.d_norm = "none"
+  config.model.d_spectral_norm = True
 
   # Objective
   config.loss.name = "non_saturating"
@@ -43,7 +46,7 @@ def get_config():
   config.ema.decay = 0.999
 
   # Schedule
-  config.train.num_steps = 12500
+  config.train.num_steps = 25000
   config.train.batch_size = 64
   config.train.n_critic = 1
   return config

@@ -29,16 +29,22 @@ def get_config():
   config.model.arch = "dcgan"
   config.model.g_width = 32
   config.model.d_width = 32
-  config.model.d_norm = "layer"
+  # Spectral normalisation instead of LayerNorm in D (Miyato et al. 2018), with Adam 4e-4 and
+  # the EMA below: FID 118.5 at 12,500 steps, against 541.8 with LayerNorm, Adam 2e-4 and the
+  # EMA (docs/quality.md).
+  config.model.d_norm = "none"
+  config.model.d_spectral_norm = True
 
   # Objective
   config.loss.name = "hinge"
 
   # Optimizers
-  config.optimizer.g = optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
-  config.optimizer.d = optimizer_config("adam", 2e-4, b1=0.5, b2=0.999)
+  # Adam(4e-4, 0.5) and the generator's moving average, as dcgan and lsgan.
+  config.optimizer.g = optimizer_config("adam", 4e-4, b1=0.5, b2=0.999)
+  config.optimizer.d = optimizer_config("adam", 4e-4, b1=0.5, b2=0.999)
+  config.ema.decay = 0.999
 
   # Schedule
-  config.train.num_steps = 3000
+  config.train.num_steps = 25000
   config.train.batch_size = 64
   return config

@@ -28,7 +28,10 @@ def get_config():
   config.model.arch = "dcgan"
   config.model.g_width = 32
   config.model.d_width = 32
-  config.model.d_norm = "batch"
+  # Spectral normalisation instead of BatchNorm in D (Miyato et al. 2018): the zoo issue's sweep
+  # (docs/quality.md) took FID from 221.3 (EMA, 12,500 steps) to 116.2 at 12,500 steps.
+  config.model.d_norm = "none"
+  config.model.d_spectral_norm = True
 
   # Objective
   config.loss.name = "least_squares"
@@ -41,6 +44,6 @@ def get_config():
   config.ema.decay = 0.999
 
   # Schedule
-  config.train.num_steps = 15000
+  config.train.num_steps = 25000
   config.train.batch_size = 64
   return config
