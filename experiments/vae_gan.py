@@ -9,8 +9,10 @@ against the GAN term and the KL.
 
 Measured (2-core CPU, seed 0): 3,000 steps in ~70 s; --mode=eval: FID 313.5
 against a train-vs-test floor of 51.2 (classifier features), precision 0.52,
-recall 0.86, recon_mse 0.031, fid_recon 112.6; below the VAE's best sample
-FID (395.9, experiments/vae.py) as Larsen et al. claim. gamma = beta = 1 gave
+recall 0.86, recon_mse 0.031, fid_recon 112.6 (the zoo, idle, 2026-12-03: FID
+306.7, 5.99x). That was below the 3,000-step VAE's FID (395.9) as Larsen et al.
+claim, but not below experiments/vae.py's 25,000 steps (244.7); 15,000 steps
+of this VAE-GAN plateau near 290 (docs/quality.md). gamma = beta = 1 gave
 FID 766; gamma 0.01 with beta 1 / 30 / 100: 587 / 261 / 265, but beta >= 30
 gives up reconstructions (fid_recon 380 / 1900) (docs/benchmarks.md).
 
