@@ -41,7 +41,7 @@ def test_launch_trains_wgan_gp_end_to_end(data_dir, tmp_path):
 
 @pytest.mark.parametrize("override,field", [
     ("--config.loss.name=wasserstain", "loss.name"),
-    ("--config.model.arch=resnet", "model.arch"),
+    ("--config.model.arch=vit", "model.arch"),
     ("--config.train.n_critic=0", "train.n_critic"),
     ("--config.dataset.name=no_such_dataset", "dataset.name"),
     ("--config.train.no_such_field=3", "no_such_field"),
