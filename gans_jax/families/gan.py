@@ -31,7 +31,7 @@ from gans_jax.families.gan_parts import LOSSES
 from gans_jax.families.interface import Family
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
-from gans_jax.nets import dcgan, improved, mlp, precision, sngan, spectral_norm
+from gans_jax.nets import dcgan, improved, mlp, precision, spectral_norm
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 ARCHS = ("mlp", "dcgan", "resnet")
@@ -236,12 +236,12 @@ def build_networks(config: ml_collections.ConfigDict, dataset,
     raise UserError(f"model.arch: {m.arch!r} needs images, but {dataset.name!r} holds "
                     f"{dataset.kind}; use model.arch='mlp'")
   if m.arch == "resnet":
-    g = sngan.ResNetGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
-                              axis_name=axis_name, dtype=m.dtype,
-                              **techniques.generator_options(m))
-    d = sngan.ResNetDiscriminator(resolution=shape[0], width=m.d_width, norm=m.d_norm,
-                                  axis_name=axis_name, dtype=m.dtype,
-                                  **techniques.discriminator_options(m))
+    g = nets.ResNetGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,
+                             axis_name=axis_name, dtype=m.dtype,
+                             **techniques.generator_options(m))
+    d = nets.ResNetDiscriminator(resolution=shape[0], width=m.d_width, norm=m.d_norm,
+                                 axis_name=axis_name, dtype=m.dtype,
+                                 **techniques.discriminator_options(m))
     return g, d, 0
   if m.arch == "dcgan":
     g = nets.DCGANGenerator(resolution=shape[0], channels=shape[-1], width=m.g_width,

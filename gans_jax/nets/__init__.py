@@ -11,6 +11,7 @@ from gans_jax.nets.conditional import (ConcatDCGANDiscriminator, ConditionalDCGA
 from gans_jax.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, reparameterize
 from gans_jax.nets.mlp import MLPDiscriminator, MLPGenerator
+from gans_jax.nets.sngan import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
     "ConcatDCGANDiscriminator",
@@ -22,5 +23,7 @@ __all__ = [
     "MLPDiscriminator",
     "MLPEncoder",
     "MLPGenerator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "reparameterize",
 ]
