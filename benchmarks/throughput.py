@@ -112,6 +112,8 @@ def workload_config(name: str):
     config = importlib.import_module("experiments.dcgan").get_config()
     config.dataset.name, config.dataset.resolution = rgb_folder(64), 64
     config.model.z_dim, config.model.g_width, config.model.d_width = 100, 128, 128
+    # The paper's BatchNorm discriminator, not dcgan.py's spectral norm.
+    config.model.d_norm, config.model.d_spectral_norm = "batch", False
     config.train.batch_size = 128
     return config
   if name == "sngan_resnet_32":
