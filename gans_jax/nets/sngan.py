@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gans_jax.nets import improved, precision
-from gans_jax.nets.dcgan import num_stages
+from gans_jax.nets.dcgan import NORMS, num_stages
 
 _DN = ("NHWC", "HWIO", "NHWC")
 # Chainer's GlorotUniform(sqrt 2) of the reference code for the residual branches' convs,
@@ -106,9 +106,9 @@ class ResNetDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
-    if self.norm not in ("none", "layer", "batch"):
-      raise ValueError(f"norm must be none, layer or batch, got {self.norm!r}")
-    num_stages(self.resolution)
+    if self.norm not in NORMS:
+      raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+    num_stages(self.resolution)  # raises for a resolution the blocks are not built for
     conv = lambda k=3, init=_RESIDUAL_INIT: Conv(self.width, k, init, self.dtype)
     act = lambda h: nn.relu(self._norm(h, train))
     # Modules are created in the order they apply, so their names (Conv_0, Conv_1, ...) follow
