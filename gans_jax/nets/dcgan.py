@@ -200,6 +200,20 @@ class DCGANGenerator(nn.Module):
     return jnp.tanh(x)
 
 
+def discriminator_norm(x: jnp.ndarray, norm: str, axis_name: str | None,
+                       train: bool) -> jnp.ndarray:
+  """`norm` (one of NORMS) of a discriminator's activations x [B, H, W, C], created in the
+  calling module's compact scope: BatchNorm (statistics over `axis_name` in training),
+  LayerNorm over (H, W, C) of each example (no coupling across the batch, fit for a gradient
+  penalty), or none."""
+  if norm == "batch":
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                        axis_name=axis_name if train else None)(x)
+  if norm == "layer":
+    return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)
+  return x
+
+
 def discriminator_trunk(module: nn.Module, x: jnp.ndarray, train: bool) -> jnp.ndarray:
   """The DCGAN discriminator's conv stack, built inside `module`'s compact call.
 
@@ -215,12 +229,8 @@ def discriminator_trunk(module: nn.Module, x: jnp.ndarray, train: bool) -> jnp.n
     # Named as flax.linen.Conv's, so both conv_impl share checkpoints.
     x = Conv4x4s2(module.width * 2**i, use_bias=(i == 0 or module.norm == "none"),
                   impl=module.conv_impl, dtype=dtype, name=f"Conv_{i}")(x)
-    if i > 0 and module.norm == "batch":
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                       axis_name=module.axis_name if train else None)(x)
-    elif i > 0 and module.norm == "layer":
-      # Normalises each example over (H, W, C): no coupling across the batch.
-      x = nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)
+    if i > 0:
+      x = discriminator_norm(x, module.norm, module.axis_name, train)
     x = nn.leaky_relu(x, negative_slope=0.2)
   return x.reshape((x.shape[0], -1))
 

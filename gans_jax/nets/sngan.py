@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gans_jax.nets import improved, precision
-from gans_jax.nets.dcgan import NORMS, num_stages
+from gans_jax.nets.dcgan import NORMS, discriminator_norm, num_stages
 
 _DN = ("NHWC", "HWIO", "NHWC")
 # Chainer's GlorotUniform(sqrt 2) of the reference code for the residual branches' convs,
@@ -96,21 +96,13 @@ class ResNetDiscriminator(nn.Module):
   minibatch_kernels: int = 0    # > 0: minibatch discrimination features (nets.improved)
   minibatch_kernel_dim: int = 5
 
-  def _norm(self, x: jnp.ndarray, train: bool) -> jnp.ndarray:
-    if self.norm == "batch":
-      return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                          axis_name=self.axis_name if train else None)(x)
-    if self.norm == "layer":
-      return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1)(x)
-    return x
-
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = True):
     if self.norm not in NORMS:
       raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
     num_stages(self.resolution)  # raises for a resolution the blocks are not built for
     conv = lambda k=3, init=_RESIDUAL_INIT: Conv(self.width, k, init, self.dtype)
-    act = lambda h: nn.relu(self._norm(h, train))
+    act = lambda h: nn.relu(discriminator_norm(h, self.norm, self.axis_name, train))
     # Modules are created in the order they apply, so their names (Conv_0, Conv_1, ...) follow
     # the data. The optimised block: no activation before the first conv (it sees the image).
     h = conv()(x)
