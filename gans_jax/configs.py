@@ -140,6 +140,19 @@ def augment_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(policy="", translation_ratio=0.125, cutout_ratio=0.5))
 
 
+def ema_config() -> ml_collections.ConfigDict:
+  """The `ema` section of the families that average their generator (gans_jax/ema.py): decay 0 is
+  off; before start_step the average copies the network; warmup: decay min(d, (1 + n) / (10 + n))."""
+  return ml_collections.ConfigDict(dict(decay=0.0, start_step=0, warmup=True))
+
+
+def check_ema(config: ml_collections.ConfigDict) -> None:
+  require_sections(config, "ema")
+  e = config.ema
+  require(0 <= e.decay < 1, "ema.decay", f"must be in [0, 1), got {e.decay}")
+  require(e.start_step >= 0, "ema.start_step", f"must be >= 0, got {e.start_step}")
+
+
 def check_augment(config: ml_collections.ConfigDict) -> tuple:
   """The `augment` section's fields; returns the parsed policy."""
   require_sections(config, "augment")

@@ -56,3 +56,11 @@ def ema_update(average, new, step, decay: float, *, start_step: int = 0,
   """
   d = ema_decay(step, decay, start_step=start_step, warmup=warmup)
   return optax.incremental_update(new, average, 1.0 - d)
+
+
+def average_variables(average: dict) -> dict:
+  """The Flax variables of an average ``{'params', 'batch_stats'}`` (statistics left out when the
+  network has none), to `apply` the averaged network with."""
+  if average["batch_stats"]:
+    return {"params": average["params"], "batch_stats": average["batch_stats"]}
+  return {"params": average["params"]}

@@ -47,12 +47,25 @@ def test_unknown_family_is_one_error_listing_the_known_ones():
     families.check_config(config)
 
 
-@pytest.mark.parametrize("name", ["vae", "vae_gan"])
-def test_vae_families_train_resume_exactly_and_write_samples(name, data_dir, tmp_path):
-  full = trainer.train_and_evaluate(tiny(name, data_dir), str(tmp_path / "full"), progress=False)
-  trainer.train_and_evaluate(tiny(name, data_dir, 2), str(tmp_path / "resumed"), progress=False)
-  resumed = trainer.train_and_evaluate(tiny(name, data_dir), str(tmp_path / "resumed"),
-                                       progress=False)
+def _vae_gan_with_options(config, spectral_norm: bool, ema_decay: float):
+  config.model.d_norm = "none" if spectral_norm else "batch"
+  config.model.d_spectral_norm = spectral_norm
+  config.ema.decay = ema_decay
+  return config
+
+
+@pytest.mark.parametrize("name, options", [("vae", None), ("vae_gan", (False, 0.0)),
+                                           ("vae_gan", (True, 0.9))])
+def test_vae_families_train_resume_exactly_and_write_samples(name, options, data_dir, tmp_path):
+  def config(steps=4):
+    c = tiny(name, data_dir, steps)
+    return c if options is None else _vae_gan_with_options(c, *options)
+
+  full = trainer.train_and_evaluate(config(), str(tmp_path / "full"), progress=False)
+  trainer.train_and_evaluate(config(2), str(tmp_path / "resumed"), progress=False)
+  resumed = trainer.train_and_evaluate(config(), str(tmp_path / "resumed"), progress=False)
+  if options is not None:  # the options' state is in the checkpoint exactly when they are on
+    assert bool(resumed.d_sn) == options[0] and bool(resumed.decoder_ema) == (options[1] > 0)
   assert int(resumed.step) == 4
   chex.assert_trees_all_equal(flax.serialization.to_state_dict(jax.device_get(resumed)),
                               flax.serialization.to_state_dict(jax.device_get(full)))
@@ -158,29 +171,85 @@ def test_vae_gan_updates_each_group_on_its_own_loss_only(data_dir):
   del parts
 
 
-def test_vae_gan_discriminator_loss_is_minus_l_gan(data_dir):
-  """-L_GAN = -log s(D(x)) - log(1 - s(D(x~))) - log(1 - s(D(x_p))), from the scores in NumPy."""
+def test_vae_gan_decoder_ema_is_the_hand_average_and_samples_and_bounds_use_it(data_dir):
+  """ema.decay 0.8 from step 1 with warm-up: the average after each step recomputed in NumPy
+  from the decoder's weights; generate (samples, reconstructions, the bounds) decodes with it."""
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  config = tiny("vae_gan", data_dir, 4)
+  config.ema.decay, config.ema.start_step = 0.8, 1
+  fam = vae_gan.VAEGAN(config, dataset)
+  state = fam.init_state(jax.random.PRNGKey(0))
+  step = jax.jit(fam.step_fn(resident=True))
+  data = {"x": jnp.asarray(dataset.all()["x"])}
+  to_np = lambda t: jax.tree.map(lambda a: np.asarray(a, np.float64), t)
+  avg = to_np({"params": state.decoder.params, "batch_stats": state.decoder.batch_stats})
+  for t in range(4):
+    state, _ = step(state, data, jax.random.PRNGKey(5))
+    d = 0.0 if t < 1 else min(0.8, t / (9 + t))  # start step 1, warm-up (1 + n) / (10 + n)
+    new = to_np({"params": state.decoder.params, "batch_stats": state.decoder.batch_stats})
+    avg = jax.tree.map(lambda a, n: d * a + (1 - d) * n, avg, new)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+               to_np(dict(state.decoder_ema)), avg)
+  assert avg["batch_stats"]  # the decoder's BatchNorm statistics are averaged too
+  z = jax.random.normal(jax.random.PRNGKey(1), (8, config.model.z_dim))
+  by_average = fam.decoder.apply(jax.tree.map(jnp.asarray, avg), z, train=False)
+  np.testing.assert_allclose(fam.generate(state, z), by_average, rtol=1e-5, atol=1e-6)
+  config.eval.use_ema = False  # the raw decoder
+  raw = fam.decoder.apply(base.variables(state.decoder), z, train=False)
+  np.testing.assert_allclose(fam.generate(state, z), raw, rtol=1e-6)
+  assert not np.allclose(raw, by_average)
+
+
+def _exact_spectral_norm(params):
+  """(params with each weight matrix divided by its largest singular value from NumPy's SVD,
+  each matrix's top right singular vector in spectral_norm's vector tree)."""
+  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(params))
+  normed, vectors = dict(flat), {}
+  for path, w in flat.items():
+    if path[-1] == "kernel":
+      _, s, vt = np.linalg.svd(np.asarray(w, np.float64).reshape(-1, w.shape[-1]))
+      normed[path] = np.asarray(w, np.float64) / s[0]
+      vectors[path] = jnp.asarray(vt[0], jnp.float32)
+  return (flax.traverse_util.unflatten_dict(normed),
+          flax.traverse_util.unflatten_dict(vectors))
+
+
+@pytest.mark.parametrize("d_spectral_norm", [False, True])
+def test_vae_gan_discriminator_loss_is_minus_l_gan(d_spectral_norm, data_dir):
+  """-L_GAN = -log s(D(x)) - log(1 - s(D(x~))) - log(1 - s(D(x_p))), from the scores in NumPy;
+  with spectral norm, D scores with each kernel divided by its SVD's largest singular value
+  (the vectors start at the exact singular vectors, so one power iteration is exact)."""
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
   config = tiny("vae_gan", data_dir, 1)
   config.model.e_norm = config.model.d_norm = "none"
+  config.model.d_spectral_norm = d_spectral_norm
   fam = vae_gan.VAEGAN(config, dataset)
   state = fam.init_state(jax.random.PRNGKey(0))
+  d_params = state.d.params
+  if d_spectral_norm:
+    d_params, exact_vectors = _exact_spectral_norm(state.d.params)
+    assert jax.tree.structure(exact_vectors) == jax.tree.structure(state.d_sn)
+    state = state.replace(d_sn=exact_vectors)
   rng = np.random.default_rng(0)
   x = jnp.asarray(dataset.all()["x"][:8])
   eps, zp = (jnp.asarray(rng.normal(size=(8, 4)), jnp.float32) for _ in range(2))
   params = (state.encoder.params, state.decoder.params, state.d.params)
-  (_, _, d_loss), (aux, _) = fam.group_losses(state, params, x, (), eps, zp)
+  (_, _, d_loss), (aux, _, new_sn) = fam.group_losses(state, params, x, (), eps, zp)
   mean, log_var = fam.encoder.apply(base.variables(state.encoder), x, train=True)
   dec = lambda z: fam.decoder.apply(base.variables(state.decoder), z, train=True,
                                     mutable=["batch_stats"])[0]
-  score = lambda im: np.asarray(fam.discriminator.apply(base.variables(state.d), im,
-                                                        train=True)[0], np.float64)
+  score = lambda im: np.asarray(fam.discriminator.apply(
+      {"params": jax.tree.map(lambda w: jnp.asarray(w, jnp.float32), d_params)}, im,
+      train=True)[0], np.float64)
   # The decoder's BatchNorm sees x~ then x_p in training mode: batch statistics of each.
   s_real, s_tilde = score(x), score(dec(mean + jnp.exp(0.5 * log_var) * eps))
   s_prior = score(dec(zp))
   log_sig = lambda t: -np.logaddexp(0, -t)
   expected = -np.mean(log_sig(s_real)) - np.mean(log_sig(-s_tilde)) - np.mean(log_sig(-s_prior))
   np.testing.assert_allclose(float(d_loss), expected, rtol=1e-5)
+  if d_spectral_norm:  # the exact vectors are the power iteration's fixed point (up to sign)
+    for u, u_exact in zip(jax.tree.leaves(new_sn), jax.tree.leaves(state.d_sn)):
+      np.testing.assert_allclose(np.abs(float(u @ u_exact)), 1.0, atol=1e-4)
   np.testing.assert_allclose(float(aux["d_real"]), s_real.mean(), rtol=1e-5)
 
 

@@ -23,6 +23,23 @@ class TrainState(train_state.TrainState):
   batch_stats: Any = flax.core.FrozenDict()
 
 
+def register_optional_fields(cls, optional: tuple) -> None:
+  """Checkpoint the struct dataclass `cls` with each field of `optional` left out while it is off
+  (None or empty), so a run with the options off writes the checkpoints written before they
+  existed, and the two restore into each other."""
+  def to_dict(state) -> dict:
+    tree = {f: flax.serialization.to_state_dict(getattr(state, f))
+            for f in state.__dataclass_fields__}
+    return {k: v for k, v in tree.items() if k not in optional or v}
+
+  def from_dict(target, tree: dict):
+    return target.replace(**{
+        f: flax.serialization.from_state_dict(getattr(target, f), tree[f], name=f)
+        for f in target.__dataclass_fields__ if f in tree or f not in optional})
+
+  flax.serialization.register_serialization_state(cls, to_dict, from_dict, override=True)
+
+
 def variables(ts: TrainState, params=None) -> dict:
   """The Flax variables of a network: its (or the given) params, and BatchNorm statistics."""
   params = ts.params if params is None else params

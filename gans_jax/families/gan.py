@@ -22,12 +22,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gans_jax import nets
-from gans_jax.configs import (augment_config, base_config, check_augment, require, require_one_of,
-                              require_sections)
+from gans_jax import ema, nets
+from gans_jax.configs import (augment_config, base_config, check_augment, check_ema, ema_config,
+                              require, require_one_of, require_sections)
 from gans_jax.errors import UserError
 from gans_jax.families import base, gan_step, techniques
-from gans_jax.families.gan_parts import LOSSES
+from gans_jax.families.gan_parts import LOSSES, GeneratorEMA
 from gans_jax.families.interface import Family
 from gans_jax.families.classifier import classifier_dir, classifier_logits, load_classifier
 from gans_jax.latents import coordinate_control, sample_latents
@@ -57,25 +57,7 @@ class GANState:
   d_sn: Any = flax.core.FrozenDict()
 
 
-_OPTIONAL_FIELDS = ("history", "g_ema", "d_sn")
-
-
-def _state_dict(state: GANState) -> dict:
-  """GANState's checkpoint tree; an option that is off (None or empty) is left out, so such a
-  run's checkpoints are those written before the options existed, and restore into each other."""
-  tree = {f: flax.serialization.to_state_dict(getattr(state, f))
-          for f in state.__dataclass_fields__}
-  return {k: v for k, v in tree.items() if k not in _OPTIONAL_FIELDS or v}
-
-
-def _from_state_dict(target: GANState, tree: dict) -> GANState:
-  return target.replace(**{
-      f: flax.serialization.from_state_dict(getattr(target, f), tree[f], name=f)
-      for f in target.__dataclass_fields__ if f in tree or f not in _OPTIONAL_FIELDS})
-
-
-flax.serialization.register_serialization_state(GANState, _state_dict, _from_state_dict,
-                                                override=True)
+base.register_optional_fields(GANState, ("history", "g_ema", "d_sn"))
 
 
 # ----------------------------------------------------------------------------- config
@@ -139,10 +121,7 @@ def default_config() -> ml_collections.ConfigDict:
   # Quality options, off by default and measured side by side in docs/quality.md.
   # Generator EMA (gans_jax/ema.py): decay 0 is off; samples, --mode=eval and
   # --mode=edit use the average unless eval.use_ema is False (scores the raw G).
-  config.ema = ml_collections.ConfigDict()
-  config.ema.decay = 0.0
-  config.ema.start_step = 0           # before it the average copies G
-  config.ema.warmup = True            # decay min(d, (1 + n) / (10 + n))
+  config.ema = ema_config()
   config.eval.use_ema = True
   # Spectral normalisation of every D weight matrix (Miyato et al. 2018).
   config.model.d_spectral_norm = False
@@ -159,10 +138,8 @@ GP_POINTS = ("interpolate", "real", "fake")
 
 
 def _check_quality_options(config: ml_collections.ConfigDict) -> None:
-  require_sections(config, "ema", "augment")
-  e = config.ema
-  require(0 <= e.decay < 1, "ema.decay", f"must be in [0, 1), got {e.decay}")
-  require(e.start_step >= 0, "ema.start_step", f"must be >= 0, got {e.start_step}")
+  require_sections(config, "augment")
+  check_ema(config)
   require(config.model.sn_iterations >= 1, "model.sn_iterations",
           f"must be >= 1, got {config.model.sn_iterations}")
   require_one_of(config, "loss.gp_point", GP_POINTS)
@@ -329,8 +306,7 @@ class GAN(Family):
       if config.loss.historical_averaging > 0:
         history = {"g": techniques.init_history(g.params),
                    "d": techniques.init_history(d.params)}
-      g_ema = ({"params": g.params, "batch_stats": g.batch_stats}
-               if config.ema.decay > 0 else flax.core.FrozenDict())
+      g_ema = GeneratorEMA(float(config.ema.decay)).start(g)
       d_sn = (spectral_norm.init_vectors(d_vars["params"], jax.random.fold_in(d_key, 0x5)
                                          ) if config.model.d_spectral_norm
               else flax.core.FrozenDict())
@@ -351,9 +327,7 @@ class GAN(Family):
     """The generator's variables that sample: the moving average when ema.decay > 0 and
     eval.use_ema (the default then), else the trained weights."""
     if self.config.ema.decay > 0 and self.config.eval.use_ema:
-      avg = state.g_ema
-      return {"params": avg["params"], "batch_stats": avg["batch_stats"]} if avg[
-          "batch_stats"] else {"params": avg["params"]}
+      return ema.average_variables(state.g_ema)
     return base.variables(state.g)
 
   def eval_metrics(self, state, evaluator, key):

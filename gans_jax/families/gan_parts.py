@@ -22,6 +22,7 @@ import dataclasses
 import functools
 from typing import Callable, NamedTuple, Optional
 
+import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -151,6 +152,12 @@ class GeneratorEMA:
   decay: float = 0.0
   start_step: int = 0
   warmup: bool = True
+
+  def start(self, g):
+    """The average before the first update: a copy of `g` (empty when off)."""
+    if self.decay <= 0:
+      return flax.core.FrozenDict()
+    return {"params": g.params, "batch_stats": g.batch_stats}
 
   def update(self, average, g, step):
     if self.decay <= 0:
