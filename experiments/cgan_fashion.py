@@ -11,7 +11,8 @@ labels, which the real-data issue asks to be within 5 points of that classifier'
 Measured (seed 0, 5,000 samples; docs/real_data.md): conditional_accuracy 0.908, 1.5 points below
 the classifier's own 0.9232 (the issue asks for at most 5); FID 13.4 (floor 0.319), precision 0.794,
 recall 0.697. With a BatchNorm discriminator and Adam 2e-4 (before 2026-12-06): 0.855, FID 40.5.
-57 min for the 6,000 steps on a CPU shared with 2-3 other runs (not an idle time).
+The run took 57 min on a CPU shared with 2-3 other runs; alone the step runs at 5.73 steps/s
+(benchmarks/throughput.py --configs cgan_fashion --steps 30): about 17.5 minutes for 6,000 steps.
 
   python launch.py --config experiments/classifier_fashion.py   # once: the features eval uses
   python launch.py --config experiments/cgan_fashion.py
