@@ -24,6 +24,7 @@ from gans_jax.data import builders, load_dataset, pipeline
 from gans_jax.errors import UserError
 from gans_jax.families import classifier, cyclegan
 from gans_jax.train_settings import TrainSettings
+from xla_flags import with_host_devices
 
 
 def tiny(data_dir: str, num_steps: int = 4):
@@ -244,8 +245,7 @@ def test_four_devices_compute_the_one_device_steps(data_dir):
   import subprocess
   import sys
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-         "PYTHONPATH": root}
+  env = {**with_host_devices(4), "PYTHONPATH": root}
   result = subprocess.run([sys.executable, os.path.abspath(__file__), data_dir],
                           capture_output=True, text=True, env=env, cwd=root, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]

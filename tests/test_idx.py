@@ -14,7 +14,7 @@ import pytest
 from gans_jax import trainer
 from gans_jax.data import idx, load_dataset
 from gans_jax.errors import UserError
-from idx_files import TYPES, idx_bytes, tiny_mnist, write_idx
+from idx_files import TYPES, idx_bytes, tiny_mnist
 from test_train import experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

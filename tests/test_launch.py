@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from xla_flags import with_host_devices
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config.train.num_steps=4", "--config.train.batch_size=8", "--config.log_every=2",
         "--config.sample_every=2", "--config.checkpoint_every=2", "--config.dataset.resolution=8",
@@ -58,7 +60,7 @@ def test_bad_config_is_one_line_naming_the_field_and_exit_2(override, field, dat
 def test_batch_not_divisible_by_devices_is_exit_2(data_dir, tmp_path):
   result = launch("--config", "experiments/wgan_gp.py", "--workdir", str(tmp_path),
                   f"--config.dataset.data_dir={data_dir}", *TINY, "--config.train.batch_size=6",
-                  env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+                  env=with_host_devices(4))
   assert result.returncode == 2
   assert "train.batch_size" in result.stderr and "divisible" in result.stderr
 

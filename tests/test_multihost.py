@@ -23,6 +23,7 @@ import pytest
 from gans_jax.families.base import step_of
 from gans_jax.optim import optimizer_config
 from gans_jax.evaluate import restore_latest
+from xla_flags import with_host_devices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # DCGAN: BatchNorm statistics are averaged across processes. max_resident_mb=0
@@ -45,8 +46,7 @@ def _free_port() -> int:
 
 def _run(args, num_processes: int, devices_per_process: int):
   """launch.py in `num_processes` processes (1: without --distributed)."""
-  env = {**os.environ,
-         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_per_process}"}
+  env = with_host_devices(devices_per_process)
   command = [sys.executable, os.path.join(ROOT, "launch.py"), *args]
   if num_processes == 1:
     commands = [command]

@@ -15,14 +15,14 @@ from jax import lax
 from gans_jax import parallel
 from gans_jax.configs import parse_compiler_options
 from gans_jax.errors import UserError
+from xla_flags import with_host_devices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_four_devices_match_one_device_for_both_backends(data_dir):
   # A fresh process: the device count is fixed when jax initialises.
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-         "PYTHONPATH": ROOT}
+  env = {**with_host_devices(4), "PYTHONPATH": ROOT}
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, "tests", "parallel_equivalence.py"), data_dir],
       capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)

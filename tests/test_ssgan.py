@@ -123,9 +123,12 @@ def test_ssgan_resumes_exactly_and_eval_writes_accuracies(data_dir, digits_class
   config = tiny(data_dir)
   config.eval.classifier_dir = digits_classifier[0]
   full = trainer.train_and_evaluate(config, str(tmp_path / "full"), progress=False)
-  trainer.train_and_evaluate(tiny(data_dir, 2), str(tmp_path / "resumed"), progress=False)
+  # The interrupted run: the full run's workdir as it was at step 2, continued to step 4.
+  shutil.copytree(tmp_path / "full", tmp_path / "resumed")
+  shutil.rmtree(tmp_path / "resumed" / "checkpoints" / "4")
   resumed = trainer.train_and_evaluate(tiny(data_dir), str(tmp_path / "resumed"),
                                        progress=False)
+  assert int(resumed.step) == 4
   chex.assert_trees_all_equal(flax.serialization.to_state_dict(jax.device_get(resumed)),
                               flax.serialization.to_state_dict(jax.device_get(full)))
   results = evaluate.evaluate(config, str(tmp_path / "full"))

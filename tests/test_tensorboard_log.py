@@ -12,7 +12,6 @@ import os
 import struct
 
 import numpy as np
-import pytest
 from PIL import Image
 from tensorboardX.proto import event_pb2
 

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+from xla_flags import with_host_devices
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Float32 rounding differs with the per-device split of the batch sums
@@ -23,8 +25,7 @@ def test_winograd_dcgan_on_four_devices_matches_one_device_for_both_backends():
   """Gradients, BatchNorm statistics and SGD-updated parameters of G, a BatchNorm D and a
   WGAN-GP critic: pmap and shard_map over 4 devices equal jit on 1 with the same global batch."""
   # A fresh process: the device count is fixed when jax initialises.
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-         "JAX_PLATFORMS": "cpu", "PYTHONPATH": ROOT}
+  env = {**with_host_devices(4), "JAX_PLATFORMS": "cpu", "PYTHONPATH": ROOT}
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, "tests", "winograd_parallel_equivalence.py")],
       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
