@@ -31,6 +31,7 @@ precision, recall, and the VAE's test ELBO and importance-weighted bound
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -98,20 +99,43 @@ def row_config(row: str, steps: int):
 KEEP = ("fid", "precision", "recall", "fid_train_test", "elbo", "log_likelihood_iw")
 
 
+def _read_json(path: str):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def train_row(config, workdir: str) -> float:
+  """Seconds of one uninterrupted training of `workdir` (its train.json), training unless it
+  finished before. A run interrupted during training starts over: a resumed run's time, or a
+  rerun's restore of a finished one, is not the row's training time."""
+  done = _read_json(os.path.join(workdir, "train.json"))
+  if done is not None:
+    return done["train_seconds"]
+  if os.path.exists(workdir):
+    print(f"losses_fashion: {workdir} holds an unfinished run; training it again from the start",
+          flush=True)
+    shutil.rmtree(workdir)
+  t0 = time.perf_counter()
+  trainer.train_and_evaluate(config, workdir, progress=False)
+  seconds = round(time.perf_counter() - t0, 1)
+  write_json(os.path.join(workdir, "train.json"), {"train_seconds": seconds})
+  return seconds
+
+
 def run_row(row: str, steps: int, out: str) -> dict:
-  """Trains `row` (unless its eval.json exists) and scores it; the record of the JSON file."""
+  """Trains `row` (see train_row) and scores it, unless its row.json exists; that record."""
   config = row_config(row, steps)
   workdir = os.path.join(out, row)
   record_path = os.path.join(workdir, "row.json")
-  if os.path.exists(record_path):
-    with open(record_path) as f:
-      return json.load(f)
-  t0 = time.perf_counter()
-  trainer.train_and_evaluate(config, workdir, progress=False)
-  seconds = time.perf_counter() - t0
+  record = _read_json(record_path)
+  if record is not None:
+    return record
+  seconds = train_row(config, workdir)
   results = evaluate.evaluate(config, workdir)
   record = {"row": row, "steps": steps, "n_critic": int(config.train.get("n_critic", 1)),
-            "train_seconds": round(seconds, 1),
+            "train_seconds": seconds,
             **{k: results[k] for k in KEEP if k in results}}
   write_json(record_path, record)
   return record
