@@ -253,6 +253,34 @@ def test_vae_gan_discriminator_loss_is_minus_l_gan(d_spectral_norm, data_dir):
   np.testing.assert_allclose(float(aux["d_real"]), s_real.mean(), rtol=1e-5)
 
 
+def test_vae_gan_spectral_norm_runs_model_sn_iterations_power_iterations(data_dir):
+  """From the initial random vectors, D's kernels are divided by v^T W u after
+  `model.sn_iterations` power iterations, computed here in NumPy; 0 is an error."""
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  config = tiny("vae_gan", data_dir, 1)
+  config.model.d_spectral_norm, config.model.sn_iterations = True, 3
+  fam = vae_gan.VAEGAN(config, dataset)
+  state = fam.init_state(jax.random.PRNGKey(0))
+  normed, vectors = fam.spectral_norm(state.d.params, state.d_sn)
+  flat_w = flax.traverse_util.flatten_dict(flax.core.unfreeze(state.d.params))
+  flat_u = flax.traverse_util.flatten_dict(flax.core.unfreeze(state.d_sn))
+  flat_normed = flax.traverse_util.flatten_dict(flax.core.unfreeze(normed))
+  flat_new_u = flax.traverse_util.flatten_dict(flax.core.unfreeze(vectors))
+  assert flat_u and set(flat_u) == set(flat_new_u)
+  for path, u in flat_u.items():
+    w = np.asarray(flat_w[path], np.float64).reshape(-1, flat_w[path].shape[-1])
+    u = np.asarray(u, np.float64)
+    for _ in range(3):
+      v = w @ u / np.linalg.norm(w @ u)
+      u = w.T @ v / np.linalg.norm(w.T @ v)
+    np.testing.assert_allclose(flat_new_u[path], u, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(flat_normed[path]).reshape(w.shape), w / (v @ w @ u),
+                               rtol=1e-4, atol=1e-6)
+  config.model.sn_iterations = 0
+  with pytest.raises(UserError, match=r"^model\.sn_iterations: must be >= 1, got 0"):
+    families.check_config(config)
+
+
 def test_conditional_vae_decoder_on_unlabelled_points_is_a_user_error(data_dir, tmp_path):
   config = experiment("vae")
   config.dataset.name, config.dataset.resolution, config.dataset.data_dir = "ring8", None, data_dir

@@ -187,9 +187,14 @@ class EncoderDecoderFamily(Family):
     return mean, log_var, posterior_sample(mean, log_var, eps), e_stats
 
   # -- sampler and encoder
+  def decoder_variables(self, state):
+    """The decoder's variables that sample, reconstruct and are evaluated (subclasses may
+    substitute an average)."""
+    return base.variables(state.decoder)
+
   def generate(self, state, z, labels=None):
     inputs = (z,) if labels is None else (z, labels)
-    return self.decoder.apply(base.variables(state.decoder), *inputs, train=False)
+    return self.decoder.apply(self.decoder_variables(state), *inputs, train=False)
 
   def encode(self, state, x):
     return self.encoder.apply(base.variables(state.encoder), x, train=False)

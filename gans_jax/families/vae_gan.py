@@ -67,6 +67,7 @@ def default_config() -> ml_collections.ConfigDict:
   config.model.d_width = 32
   config.model.d_norm = "batch"
   config.model.d_spectral_norm = False
+  config.model.sn_iterations = 1  # power iterations per pass (as the GAN family)
   config.loss = ml_collections.ConfigDict()
   config.loss.gamma = 1.0      # weight of L_llike in the decoder's loss
   config.loss.beta = 1.0       # weight of L_prior in the encoder's loss
@@ -89,6 +90,8 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
   require_one_of(config, "model.d_norm", dcgan.NORMS)
   require(isinstance(config.model.d_spectral_norm, bool), "model.d_spectral_norm",
           f"must be True or False, got {config.model.d_spectral_norm!r}")
+  require(config.model.sn_iterations >= 1, "model.sn_iterations",
+          f"must be >= 1, got {config.model.sn_iterations}")
   check_ema(config)
   require(config.loss.gamma >= 0, "loss.gamma", f"must be >= 0, got {config.loss.gamma}")
   require(config.loss.beta >= 0, "loss.beta", f"must be >= 0, got {config.loss.beta}")
@@ -112,7 +115,7 @@ class VAEGAN(vae.EncoderDecoderFamily):
     self.discriminator = nets.DCGANDiscriminator(
         resolution=dataset.example_shape[0], width=m.d_width, norm=m.d_norm,
         axis_name=axis_name, conv_impl=m.conv_impl)
-    self.spectral_norm = SpectralNorm(bool(m.d_spectral_norm))
+    self.spectral_norm = SpectralNorm(bool(m.d_spectral_norm), int(m.sn_iterations))
     e = config.ema
     self.decoder_ema = GeneratorEMA(float(e.decay), int(e.start_step), bool(e.warmup))
 
@@ -203,9 +206,8 @@ class VAEGAN(vae.EncoderDecoderFamily):
 
     return step
 
-  def generate(self, state: VAEGANState, z, labels=None):
-    """The decoder in inference mode: its moving average when ema.decay > 0 and eval.use_ema."""
+  def decoder_variables(self, state: VAEGANState):
+    """The decoder's moving average when ema.decay > 0 and eval.use_ema; else the decoder."""
     if self.decoder_ema.decay > 0 and self.config.eval.use_ema:
-      inputs = (z,) if labels is None else (z, labels)
-      return self.decoder.apply(ema.average_variables(state.decoder_ema), *inputs, train=False)
-    return super().generate(state, z, labels)
+      return ema.average_variables(state.decoder_ema)
+    return super().decoder_variables(state)
