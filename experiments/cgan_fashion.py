@@ -10,7 +10,7 @@ labels, which the real-data issue asks to be within 5 points of that classifier'
 (0.9232, so >= 0.8732).
 Measured at these defaults (5,000 samples; docs/real_data.md), each seed trained alone on the 2-core
 CPU by benchmarks/zoo.py's commands: seed 0 conditional_accuracy 0.8872, FID 22.2, 758 s; seed 1
-0.8914, FID 18.8, 750 s (seed 2 not run yet). At 6,000 steps (the previous default, seed 0): 0.908,
+0.8914, FID 18.8, 750 s; seed 2 0.8882, FID 22.2, 744 s (mean 0.889 +- 0.002, goal met on each). At 6,000 steps (the previous default, seed 0): 0.908,
 FID 13.4, about 17.5 minutes alone. 4,000 steps keep the accuracy goal at two thirds of the time
 (12.6 min here; a machine 2.5x slower would take about 31.5 min).
   python launch.py --config experiments/classifier_fashion.py   # once: the features eval uses
