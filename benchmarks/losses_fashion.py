@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from gans_jax import evaluate, trainer  # noqa: E402
-from gans_jax.atomic import write_json, write_text  # noqa: E402
+from gans_jax.atomic import read_json, write_json, write_text  # noqa: E402
 from gans_jax.data.idx import FASHION_MNIST  # noqa: E402
 from gans_jax.families import gan, vae  # noqa: E402
 from gans_jax.optim import optimizer_config  # noqa: E402
@@ -99,18 +99,11 @@ def row_config(row: str, steps: int):
 KEEP = ("fid", "precision", "recall", "fid_train_test", "elbo", "log_likelihood_iw")
 
 
-def _read_json(path: str):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
 def train_row(config, workdir: str) -> float:
   """Seconds of one uninterrupted training of `workdir` (its train.json), training unless it
   finished before. A run interrupted during training starts over: a resumed run's time, or a
   rerun's restore of a finished one, is not the row's training time."""
-  done = _read_json(os.path.join(workdir, "train.json"))
+  done = read_json(os.path.join(workdir, "train.json"))
   if done is not None:
     return done["train_seconds"]
   if os.path.exists(workdir):
@@ -129,7 +122,7 @@ def run_row(row: str, steps: int, out: str) -> dict:
   config = row_config(row, steps)
   workdir = os.path.join(out, row)
   record_path = os.path.join(workdir, "row.json")
-  record = _read_json(record_path)
+  record = read_json(record_path)
   if record is not None:
     return record
   seconds = train_row(config, workdir)

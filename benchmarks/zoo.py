@@ -26,7 +26,6 @@ caught by running it.
 
 import argparse
 import importlib
-import json
 import os
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from gans_jax.atomic import write_json  # noqa: E402
+from gans_jax.atomic import read_json, write_json  # noqa: E402
 from gans_jax.data import idx  # noqa: E402
 from gans_jax.families import cyclegan  # noqa: E402
 from gans_jax.families.classifier import classifier_dir  # noqa: E402
@@ -90,16 +89,9 @@ def ensure_classifier(workdir: str, dataset: str) -> None:
           "--workdir", workdir], os.path.join(ROOT, RUNS, f"{os.path.basename(workdir)}.log"))
 
 
-def _read_json(path: str):
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
-
-
 def _train(name: str, seed: int, workdir: str, log: str) -> float:
   """The training command's wall time (train.json), training unless it finished before."""
-  done = _read_json(os.path.join(ROOT, workdir, "train.json"))
+  done = read_json(os.path.join(ROOT, workdir, "train.json"))
   if done is not None:
     return done["train_seconds"]
   if os.path.exists(os.path.join(ROOT, workdir)):
@@ -119,7 +111,7 @@ def _mode(name: str, seed: int, workdir: str, mode: str, log: str) -> dict:
   if not os.path.exists(path):
     launch(["--config", f"experiments/{name}.py", f"--config.seed={seed}", "--workdir", workdir,
             f"--mode={mode}"], log)
-  return _read_json(path)
+  return read_json(path)
 
 
 def run_one(entry, seed: int) -> dict:
@@ -130,7 +122,7 @@ def run_one(entry, seed: int) -> dict:
   print(f"zoo: {entry.name} seed {seed} -> {workdir}", flush=True)
   seconds = _train(entry.name, seed, workdir, log)
   metrics = _mode(entry.name, seed, workdir, "eval", log)
-  saved = _read_json(os.path.join(ROOT, workdir, "config.json"))
+  saved = read_json(os.path.join(ROOT, workdir, "config.json"))
   record = {"experiment": entry.name, "seed": seed, "family": saved.get("family", "gan"),
             "steps": saved["train"]["num_steps"], "train_seconds": round(seconds, 1),
             **{k: v for k, v in metrics.items() if "_class_" not in k and k != "step"}}
@@ -182,7 +174,7 @@ def main() -> None:
     sys.exit("error: --seeds must be >= 1")
   os.makedirs(args.out, exist_ok=True)
   zoo_path = os.path.join(args.out, "zoo.json")
-  records = _read_json(zoo_path) or []
+  records = read_json(zoo_path) or []
   if not args.render:
     entries = selected_entries(args.only)
     for entry in entries:

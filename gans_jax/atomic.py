@@ -36,3 +36,11 @@ def write_text(path: str, text: str) -> None:
 def write_json(path: str, obj, *, indent: int | None = 2) -> None:
   """Writes `obj` as JSON to `path` whole or not at all."""
   write_text(path, json.dumps(obj, indent=indent))
+
+
+def read_json(path: str):
+  """The JSON object in `path`, or None when there is no such file."""
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)

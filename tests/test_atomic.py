@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from gans_jax.atomic import atomic_path, write_json, write_text
+from gans_jax.atomic import atomic_path, read_json, write_json, write_text
 
 
 def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -30,3 +30,11 @@ def test_writes_replace_the_file_and_keep_the_extension_numpy_needs(tmp_path):
   write_text(str(tmp_path / "rows.jsonl"), "a\nb\n")
   assert open(tmp_path / "rows.jsonl").read() == "a\nb\n"
   assert sorted(os.listdir(tmp_path)) == ["direction.npy", "rows.jsonl"]
+
+
+def test_read_json_returns_none_for_a_missing_file_and_the_object_otherwise(tmp_path):
+  path = str(tmp_path / "train.json")
+  assert read_json(path) is None
+  with open(path, "w") as f:
+    f.write('{"train_seconds": 12.5, "steps": [1, 2]}')
+  assert read_json(path) == {"train_seconds": 12.5, "steps": [1, 2]}
