@@ -23,7 +23,8 @@ objective and in what that objective's paper prescribes with it:
 No EMA of the generator. Each row is trained by the project's trainer into `--out`/<row> (a
 finished row is not trained again), then scored as `--mode=eval` does: 5,000 samples in
 experiments/classifier_fashion.py's features (runs/classifier_fashion) against the 10,000 test
-images. Writes `--out`/losses_fashion.json (one record per row: steps, training seconds, FID,
+images. Writes `--out`/losses_fashion.json (one record per row scored in `--out`, by this run or
+an earlier one, so rows run in several sessions make one table: steps, training seconds, FID,
 precision, recall, and the VAE's test ELBO and importance-weighted bound
 (k = 100) in nats per image) and losses_fashion.md (the table), and prints the table.
 """
@@ -134,6 +135,12 @@ def run_row(row: str, steps: int, out: str) -> dict:
   return record
 
 
+def finished_rows(out: str) -> list:
+  """The records of every row scored in `out` (this invocation's and earlier ones'), in ROWS order."""
+  records = [read_json(os.path.join(out, row, "row.json")) for row in ROWS]
+  return [r for r in records if r is not None]
+
+
 def _cell(record: dict, key: str, digits: int) -> str:
   value = record.get(key)
   return "" if value is None else f"{value:.{digits}f}"
@@ -162,10 +169,9 @@ def main() -> None:
   if not os.path.exists(os.path.join(CLASSIFIER_DIR, "classifier.json")):
     sys.exit(f"error: no Fashion-MNIST classifier in {CLASSIFIER_DIR}; train it with: "
              "python launch.py --config experiments/classifier_fashion.py")
-  records = []
   for row in args.rows:
-    records.append(run_row(row, args.steps, args.out))
-    print(json.dumps(records[-1]), flush=True)
+    print(json.dumps(run_row(row, args.steps, args.out)), flush=True)
+  records = finished_rows(args.out)
   write_json(os.path.join(args.out, "losses_fashion.json"), records)
   text = table(records)
   write_text(os.path.join(args.out, "losses_fashion.md"), text)

@@ -45,3 +45,15 @@ def test_a_finished_row_keeps_its_training_time_and_an_unfinished_one_starts_ove
        mock.patch.object(losses_fashion.time, "perf_counter", clock):
     assert losses_fashion.train_row(config, workdir) == 7.5
   assert not os.path.exists(stale)
+
+
+def test_the_table_holds_every_row_scored_in_out_in_the_studys_order(tmp_path):
+  out = str(tmp_path)
+  for row, fid in (("wgan", 384.1), ("hinge", 295.2)):
+    os.makedirs(os.path.join(out, row))
+    with open(os.path.join(out, row, "row.json"), "w") as f:
+      json.dump({"row": row, "steps": 1000, "n_critic": 1, "train_seconds": 1.0, "fid": fid}, f)
+  os.makedirs(os.path.join(out, "minimax"))  # trained but not scored: no row.json
+  rows = losses_fashion.finished_rows(out)
+  assert [r["row"] for r in rows] == ["hinge", "wgan"]
+  assert [r["fid"] for r in rows] == [295.2, 384.1]
