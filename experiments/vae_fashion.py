@@ -6,9 +6,10 @@ Adam(1e-3), 4,000 steps of 64. --mode=eval reports the sample FID in
 experiments/classifier_fashion.py's features, the test ELBO and the importance-weighted bound
 (Burda et al. 2016).
 
-Measured (seed 0, 5,000 samples; docs/real_data.md): FID 178.5 against a train-vs-test floor of 0.319
-in those features, precision 0.523, recall 0.678, test ELBO -500.2 nats, importance-weighted bound
--492.9 (k = 100), recon_mse 0.025; 4,000 steps in 224 s on the 2-core CPU.
+Measured (seeds 0-2, 5,000 samples each; docs/real_data.md): FID 187.1 +- 9.2 (seed 0: 178.5)
+against a train-vs-test floor of 0.319 in those features, precision 0.523, recall 0.684, test ELBO
+-500.4 nats, importance-weighted bound -493.1 (k = 100), recon_mse 0.025; 4,000 steps in 224-235 s
+alone on the 2-core CPU.
 
   python launch.py --config experiments/vae_fashion.py
   python launch.py --config experiments/vae_fashion.py --mode=eval   # needs runs/classifier_fashion

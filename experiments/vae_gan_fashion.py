@@ -13,9 +13,10 @@ with experiments/vae_gan.py's gamma = 0.01, beta = 10 the encoder gives up (trai
 reconstructions lost); at gamma = beta = 1 the KL grows to 10.9 nats and the reconstructions stay
 (docs/real_data.md).
 
-Measured (seed 0, 5,000 samples; docs/real_data.md): FID 105.3 against the VAE's 178.5, precision
-0.686, recall 0.511; test ELBO -543.4 and IW bound (k = 100) -510.9 nats (the VAE: -500.2,
--492.9); recon_mse 0.054; 4,000 steps in 863 s on a CPU shared for 5 of its 14 minutes.
+Measured (seeds 0-2, 5,000 samples each; docs/real_data.md): FID 103.4 +- 3.0 against
+experiments/vae_fashion.py's 187.1 +- 9.2 (every seed below every VAE seed), precision 0.691,
+recall 0.499; test ELBO -547.1 and IW bound (k = 100) -512.1 nats (the VAE: -500.4, -493.1);
+recon_mse 0.054-0.062; 4,000 steps in 585 s and 592 s alone (seeds 1, 2).
 
   python launch.py --config experiments/vae_gan_fashion.py
   python launch.py --config experiments/vae_gan_fashion.py --mode=eval   # needs runs/classifier_fashion
