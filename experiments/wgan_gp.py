@@ -8,8 +8,11 @@ paper's 1e-4, 7,000 steps, and the generator's moving average (ema.decay
 
 Measured (seed 0, these defaults, 5,000 samples, classifier floor 51.19; idle 2-core CPU,
 2026-12-03): FID 101.0 = 1.97x the train-vs-test floor, precision 0.686, recall 0.936; the training
-command took 503 s (14.7 steps/s), eval 13 s; --mode=edit (target 7): success 0.804, 240 samples
-edited (16 already 7s). Earlier runs: docs/quality.md.
+command took 503 s (14.7 steps/s; 383 s in the zoo's run), eval 13 s; --mode=edit (target 7):
+success 0.804, 240 samples edited (16 already 7s). Seeds 1 and 2 (benchmarks/zoo.py's run_one, each
+alone, 2026-12-07): FID 93.2 / 100.9 (1.82x / 1.97x), precision 0.714 / 0.636, recall 0.897 / 0.908,
+edit success 0.801 / 0.678, training 457 / 440 s. The zoo issue's goal (2x, every seed) is met.
+Earlier runs: docs/quality.md.
 
   python launch.py --config experiments/wgan_gp.py
   python launch.py --config experiments/wgan_gp.py --mode=eval
