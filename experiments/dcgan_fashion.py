@@ -9,8 +9,9 @@ images (Xiao et al. 2017, arXiv:1708.07747) from Debian's dataset-fashion-mnist,
 IDX files (--config.dataset.name=idx:DIR). Scored in experiments/classifier_fashion.py's features
 against the 10,000 test images.
 
-Measured (seed 0, 5,000 samples; docs/real_data.md): FID 28.3 against a train-vs-test floor of 0.319
-in these features, precision 0.707, recall 0.661 (with a BatchNorm discriminator and Adam 2e-4: 78.8,
+Measured (seeds 0 / 1 / 2, 5,000 samples; docs/real_data.md): FID 28.3 / 28.0 / 28.2 against a
+train-vs-test floor of 0.319 in these features, precision 0.707 / 0.726 / 0.705, recall 0.661 / 0.668
+/ 0.674; seeds 1 and 2 trained alone in 1,462 and 1,538 s (with a BatchNorm discriminator and Adam 2e-4: 78.8,
 0.640, 0.599); experiments/dcgan.py's digits settings before 2026-12-03 (Adam 2e-4, 3,000 steps, no
 EMA) reach 120.3 on the same data, so FID is under the real-data issue's quarter of it, but precision
 and recall are short of its 0.80. 5.47 steps/s on the idle 2-core CPU
