@@ -8,7 +8,8 @@
   python benchmarks/throughput.py --configs dcgan --stream --ring_seeds 0  # resident vs streamed
 
 Workloads: the two rows of the CPU speed table (issue 6), measured on the same
-networks and batch as the PyTorch reference,
+networks and batch as the PyTorch reference (``benchmarks/vs_pytorch.py`` times both against
+PyTorch programs of them in one run),
 
 * ``dcgan_wgan_gp_32``: experiments/wgan_gp.py at 32x32x1, z 128, width 64,
   batch 64, n_critic 5 (reference: PyTorch 1.86 s/step, goal <= 1.5 s/step);

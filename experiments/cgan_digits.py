@@ -10,11 +10,13 @@ samples, is evaluated and edited. The sample grid has one row per class;
 --mode=eval reports conditional_accuracy (the digits classifier's accuracy on
 samples against the requested labels).
 
-Measured (benchmarks/zoo.py, seed 0, idle 2-core CPU, 2026-12-06; 5,000 samples,
-classifier floor 51.19): conditional_accuracy 0.986, FID 56.4 (1.10x the
-train-vs-test floor), precision 0.894, recall 0.833, --mode=edit success 0.941
-(100 steps; 0.867 with the default 50); training 226 s. Every goal of the zoo
-issue is met on this seed. Earlier (docs/quality.md): the raw generator of a
+Measured (benchmarks/zoo.py, seeds 0 / 1 / 2, each alone on the idle 2-core CPU,
+2026-12-06 / 07 / 07; 5,000 samples, classifier floor 51.19): conditional_accuracy
+0.986 / 0.988 / 0.988, FID 56.4 / 55.5 / 54.7 (1.10 / 1.08 / 1.07x the
+train-vs-test floor), precision 0.894 / 0.844 / 0.911, recall 0.833 / 0.883 /
+0.825, --mode=edit success 0.941 / 0.965 / 0.926 (100 steps; 0.867 on seed 0
+with 50); training 226 / 279 / 265 s. Every goal of the zoo issue is met on
+every seed. Earlier (docs/quality.md): the raw generator of a
 run (--config.eval.use_ema=False) 0.983, FID 69.6 (1.36x); seed 1: 0.987, FID
 54.8 (1.07x).
 

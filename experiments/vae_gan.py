@@ -20,8 +20,9 @@ Measured (benchmarks/zoo.py, seeds 0-2, each alone on the idle 2-core CPU, 2026-
 samples in the digits classifier's features, floor 51.19): FID 118.9 / 135.1 / 123.5 (2.32x /
 2.64x / 2.41x), precision 0.694 / 0.683 / 0.708, recall 0.911 / 0.936 / 0.956, test ELBO -26.7 /
 -24.3 / -25.0, IW bound (k = 100) -11.0 / -10.4 / -10.3, recon_mse 0.022 / 0.022 / 0.021, fid_recon
-62.9 / 72.6 / 75.1; training 492 / 471 / 487 s. Below the VAE's FID (244.7): that half of the zoo
-issue's goal is met; the 2x half is not.
+62.9 / 72.6 / 75.1; training 492 / 471 / 487 s. Below the VAE's FID on every seed (vae.py:
+169.1-195.8 since 2026-12-07, 244.7 before): that half of the zoo issue's goal is met; the 2x half
+is not.
 
   python launch.py --config experiments/vae_gan.py
   python launch.py --config experiments/vae_gan.py --mode=eval   # needs runs/classifier_digits
