@@ -160,12 +160,11 @@ class PacGANMLP:
 
 
 def build(workload: str, memory_format: str):
-  if workload == "dcgan_wgan_gp_32":
-    fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
-    return WGANGP(fmt)
+  """The workload's program (`workload` is one of WORKLOADS: argparse checks it)."""
   if workload == "pacgan_mlp":
     return PacGANMLP()
-  raise SystemExit(f"error: --workload: {workload!r} is not one of {', '.join(WORKLOADS)}")
+  return WGANGP(torch.channels_last if memory_format == "channels_last"
+                else torch.contiguous_format)
 
 
 def time_steps(model, n: int) -> float:

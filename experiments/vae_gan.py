@@ -1,9 +1,10 @@
 """VAE-GAN on the embedded digits (Larsen et al. 2016, arXiv:1512.09300).
 
-The VAE of experiments/vae.py (same encoder and decoder) plus a DCGAN
-discriminator; reconstructions are scored in the discriminator's last conv
-features, and encoder, decoder and discriminator each step on their own loss
-(Algorithm 1; gans_jax/families/vae_gan.py). The discriminator is spectrally
+The VAE of experiments/vae.py (the same encoder and decoder design, here at
+width 32 where vae.py now uses 64) plus a DCGAN discriminator; reconstructions
+are scored in the discriminator's last conv features, and encoder, decoder and
+discriminator each step on their own loss (Algorithm 1;
+gans_jax/families/vae_gan.py). The discriminator is spectrally
 normalised (Miyato et al. 2018), the decoder's moving average (0.999) samples,
 reconstructs and is evaluated, the three networks take Adam(6e-4, 0.5) for
 20,000 steps, and the weights are beta = 1 (the paper's) on the KL and
