@@ -19,6 +19,8 @@ IMAGES = os.path.join("images", "zoo")
 # The family's own metrics shown beside FID and precision/recall, in this order when present.
 OWN_METRICS = ("test_accuracy", "supervised_baseline_accuracy", "semi_supervised_gain",
                "conditional_accuracy", "edit_success", "elbo", "log_likelihood_iw",
+               # the prior the samples were drawn from: 0 N(0, I), K a fitted K-Gaussian mixture
+               "latent_prior_components",
                "label_preservation_ab", "label_preservation_ba", "translation_ratio_ab",
                "translation_ratio_ba", "modes", "high_quality", "reverse_kl")
 # Metrics where a larger value is worse (the worst seed is the largest).
@@ -35,7 +37,7 @@ def summarize(values: list, metric: str) -> dict:
 
 
 def _digits(metric: str) -> int:
-  return 0 if metric == "train_seconds" else 1 if metric in ("fid", "elbo",
+  return 0 if metric in ("train_seconds", "latent_prior_components") else 1 if metric in ("fid", "elbo",
                                                                "log_likelihood_iw") else 3
 
 
@@ -63,7 +65,11 @@ def goal_status(rows: list, records: list) -> str:
 
 
 def latest_grid(workdir: str) -> str | None:
-  """The plain sample grid of the run's last sampling step (not recon_/class_ grids)."""
+  """The samples `--mode=eval` scored (its eval_samples.png), or, for a run evaluated before
+  eval wrote that grid, the plain sample grid of its last training step (not recon_/class_)."""
+  scored = os.path.join(workdir, "eval_samples.png")
+  if os.path.exists(scored):
+    return scored
   paths = sorted(glob.glob(os.path.join(workdir, "samples", "step_*.png")))
   return paths[-1] if paths else None
 
@@ -135,7 +141,7 @@ def _section(name: str, rows: list, records: list, thumb: str | None) -> list:
             {True: "met", False: "**missed**", None: "n/a"}[g.check(r, records)] for r in rows)
         for g in entry.goals) + "."]
   if thumb is not None:
-    lines += ["", f"![{name}, seed {rows[0]['seed']}, last step]({thumb})"]
+    lines += ["", f"![{name}, seed {rows[0]['seed']}: samples]({thumb})"]
   return lines + [""]
 
 

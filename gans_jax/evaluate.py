@@ -12,7 +12,8 @@ Inception).
 
 `evaluate(config, workdir)` is `--mode=eval`: it loads the latest checkpoint,
 writes `eval.json` (flat keys), `truncation.json` and a precision-vs-recall
-plot over the truncation sweep, and returns the metrics; for a conditional
+plot over the truncation sweep, `eval_samples.png` (64 samples drawn as the scored ones
+are), and returns the metrics; for a conditional
 generator eval.json also holds per-class metrics (`Evaluator.per_class_metrics`:
 fid_class_c, precision_class_c, recall_class_c, accuracy_class_c). `Evaluator` is the
 reusable part the training loop calls every `eval_every` steps.
@@ -74,13 +75,16 @@ def score_name(features_kind: str) -> str:
 
 def generate_samples(generate, z_dim: int, key: jax.Array, num: int, batch_size: int,
                      truncation: float | None = None,
-                     labels: np.ndarray | None = None) -> np.ndarray:
+                     labels: np.ndarray | None = None, latent_transform=None) -> np.ndarray:
   """`num` samples of the jitted ``generate(z, labels)``, in batches; batch i draws its
-  latents (truncated to [-psi, psi] if `truncation`) from ``fold_in(key, i)``."""
+  latents (truncated to [-psi, psi] if `truncation`) from ``fold_in(key, i)``, mapped by
+  `latent_transform` (a family's fitted prior) when given."""
   out = []
   for i, start in enumerate(range(0, num, batch_size)):
     n = min(batch_size, num - start)
     z = sample_latents(jax.random.fold_in(key, i), n, z_dim, truncation=truncation)
+    if latent_transform is not None:
+      z = latent_transform(z, truncation)
     y = None if labels is None else jnp.asarray(labels[start:start + n])
     out.append(np.asarray(generate(z, y)))
   return np.concatenate(out)
@@ -158,7 +162,8 @@ class Evaluator:
   def samples(self, state, key: jax.Array, num: int,
               truncation: float | None = None) -> np.ndarray:
     return generate_samples(lambda z, y: self._generate(state, z, y), self.sampler.z_dim, key,
-                            num, self.batch_size, truncation, self.labels(num))
+                            num, self.batch_size, truncation, self.labels(num),
+                            getattr(self.sampler, "latent_transform", None))
 
   def __call__(self, state, key: jax.Array, num: int,
                truncation: float | None = None, *, full: bool = True,
@@ -274,6 +279,20 @@ def restore_latest(config, workdir: str):
   return dataset, family, state
 
 
+EVAL_GRID = "eval_samples.png"
+
+
+def _save_sample_grid(evaluator, family, state, key, truncation, workdir: str, step: int) -> None:
+  """64 samples drawn as the scored ones are (same prior, truncation and key), as EVAL_GRID:
+  the picture of what the scores are of, where a training grid may show another prior."""
+  prior = "N(0, I)" if family.latent_transform is None else "the fitted mixture prior"
+  psi = "" if truncation is None else f", truncation {truncation:g}"
+  plots.save_image_grid(evaluator.samples(state, key, 64, truncation),
+                        os.path.join(workdir, EVAL_GRID), ncols=8,
+                        title=f"{plots.run_name(workdir)}, step {step:,}: --mode=eval samples, "
+                              f"z from {prior}{psi}")
+
+
 def _table(results: dict) -> str:
   lines = [f"{'metric':<22}{'value':>12}"]
   for k, v in results.items():
@@ -286,6 +305,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   log = progress_printer("eval")
   log(f"restoring the latest checkpoint of {workdir}")
   dataset, family, state = restore_latest(config, workdir)
+  family.prepare_sampling(state)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_KEY)
   num = int(config.eval.num_samples)
   results = {"step": step_of(state)}
@@ -310,6 +330,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         sweep, os.path.join(workdir, "truncation_pr.png"),
         title=f"{plots.run_name(workdir)}, step {results['step']:,}: "
               f"precision vs recall, {num:,} samples")
+  if evaluator is not None and dataset.kind == "image":
+    _save_sample_grid(evaluator, family, state, key, config.eval.truncation, workdir,
+                      results["step"])
   write_json(os.path.join(workdir, "eval.json"), results)
   print(_table(results))
   return results

@@ -103,13 +103,15 @@ def export_samples(config: ml_collections.ConfigDict, workdir: str) -> dict:
     raise UserError(f"--mode=sample: the {fam_cls.name} family has no sampler; "
                     "it exports samples of gan, vae and vae_gan runs")
   dataset, family, state = restore_latest(config, workdir)
+  family.prepare_sampling(state)
   sample = config.sample
   num = int(sample.num)
   labels = _labels(config, family, num)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), EVAL_KEY)
   generate = jax.jit(family.generate)
   samples = generate_samples(lambda z, y: generate(state, z, y), family.z_dim, key, num,
-                             int(sample.batch_size), sample.truncation, labels)
+                             int(sample.batch_size), sample.truncation, labels,
+                             family.latent_transform)
   meta = {"step": step_of(state), "num": num, "truncation": sample.truncation,
           "classes": None if labels is None else list(sample.classes) or "balanced",
           "shape": list(samples.shape)}

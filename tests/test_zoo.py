@@ -80,6 +80,9 @@ def test_render_writes_the_tables_thumbnails_and_mosaic_from_the_records(tmp_pat
   for name in ("dcgan", "vae"):
     _grid(str(runs / "runs" / "zoo" / name / "seed_0" / "samples" / "step_0000010.png"), 600)
   _grid(str(runs / "runs" / "zoo" / "dcgan" / "seed_0" / "samples" / "step_0000005.png"), 300)
+  # The vae run was evaluated after --mode=eval wrote its grid of scored samples: that one shows.
+  Image.new("RGB", (400, 400), "gray").save(runs / "runs" / "zoo" / "vae" / "seed_0" /
+                                            "eval_samples.png")
   records = [
       {"experiment": "dcgan", "seed": 0, "family": "gan", "steps": 10, "train_seconds": 90.0,
        "fid": 100.0, "fid_train_test": 50.0, "fid_ratio": 2.0, "precision": 0.7, "recall": 0.9},
@@ -98,7 +101,9 @@ def test_render_writes_the_tables_thumbnails_and_mosaic_from_the_records(tmp_pat
   with Image.open(out / "images" / "zoo" / "dcgan.png") as thumb:
     assert thumb.size == (240, 120)  # the newest grid (step 10, 600 wide), scaled to 240
   assert (out / "images" / "zoo" / "mosaic.png").exists()
-  assert "![dcgan, seed 0, last step](images/zoo/dcgan.png)" in text
+  with Image.open(out / "images" / "zoo" / "vae.png") as thumb:
+    assert thumb.size == (240, 240)  # the square eval grid, not the 2:1 training grid
+  assert "![dcgan, seed 0: samples](images/zoo/dcgan.png)" in text
 
 
 def test_merge_replaces_a_rerun_seed_and_keeps_the_zoo_order():

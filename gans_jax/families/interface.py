@@ -119,6 +119,16 @@ class Family:
             "labels": jnp.repeat(jnp.arange(k), k), "ncols": k}
 
   # -- evaluation and end of training
+  # ``(standard normals [N, z_dim], truncation psi or None) -> latents`` applied before
+  # `generate` where samples are drawn from the prior for scoring and export (None: the prior
+  # is N(0, I)); see `prepare_sampling`.
+  latent_transform: Callable | None = None
+
+  def prepare_sampling(self, state) -> None:
+    """Called by `--mode=eval` and `--mode=sample` on the restored state before they draw
+    samples: a family whose prior is fitted after training (`latent_transform`) fits it here."""
+    del state
+
   def eval_metrics(self, state, evaluator, key: jax.Array) -> dict:
     """Metrics this family adds to `--mode=eval` beyond the sample metrics."""
     del state, evaluator, key

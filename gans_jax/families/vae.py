@@ -20,13 +20,15 @@ class-conditional decoder p(x | z, y) (`model.conditional='concat'`) keeps an
 unconditional encoder q(z | x), a valid bound on log p(x | y).
 """
 
+import functools
+
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gans_jax import losses, nets
+from gans_jax import latent_prior, losses, nets
 from gans_jax.configs import base_config, require, require_one_of, require_sections
 from gans_jax.errors import UserError
 from gans_jax.families import base
@@ -36,8 +38,10 @@ from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, posterior_sample, re
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 ARCHS = ("dcgan", "mlp")
+_PRIOR_KEY = 0x9A1  # folded into the seed for the draws the latent prior is fitted to
 LIKELIHOODS = ("gaussian", "bernoulli")
 CONDITIONINGS = ("none", "concat")
+LATENT_PRIORS = ("standard", "gmm")
 _BERNOULLI_CLIP = 1 - 1e-6
 
 
@@ -77,7 +81,27 @@ def default_config() -> ml_collections.ConfigDict:
   config.optimizer.encoder = optimizer_config("adam", 1e-3, b1=0.9, b2=0.999)
   config.optimizer.decoder = optimizer_config("adam", 1e-3, b1=0.9, b2=0.999)
   config.eval.iw_samples = 100         # K of log_likelihood_iw (Burda et al. 2016)
+  add_latent_prior_config(config)
   return config
+
+
+def add_latent_prior_config(config: ml_collections.ConfigDict) -> None:
+  """The prior that --mode=eval and --mode=sample draw z from (training uses N(0, I) always)."""
+  # standard: N(0, I), the prior trained against; gmm: a mixture of full-covariance Gaussians
+  # fitted after training to draws of the aggregate posterior (gans_jax.latent_prior).
+  config.eval.latent_prior = "standard"
+  config.eval.latent_prior_components = 10
+  config.eval.latent_prior_draws = 20000  # (training image, z ~ q(z | x)) pairs it is fitted to
+
+
+def check_latent_prior_config(config: ml_collections.ConfigDict) -> None:
+  require_one_of(config, "eval.latent_prior", LATENT_PRIORS)
+  for field in ("latent_prior_components", "latent_prior_draws"):
+    value = config.eval.get(field, 1)
+    require(isinstance(value, int) and value >= 1, f"eval.{field}",
+            f"must be an integer >= 1, got {value!r}")
+  require(config.eval.get("latent_prior_draws", 1) >= config.eval.get("latent_prior_components", 1),
+          "eval.latent_prior_draws", "must be at least eval.latent_prior_components")
 
 
 def check_model_config(config: ml_collections.ConfigDict) -> None:
@@ -104,6 +128,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
     check_optimizer_config(config.optimizer[name], f"optimizer.{name}")
   require(config.eval.get("iw_samples", 1) >= 1, "eval.iw_samples",
           f"must be >= 1, got {config.eval.get('iw_samples')}")
+  check_latent_prior_config(config)
 
 
 def build_encoder_decoder(config, dataset, axis_name=None):
@@ -152,6 +177,8 @@ class EncoderDecoderFamily(Family):
     self.encoder, self.decoder, self.num_classes = build_encoder_decoder(
         config, dataset, axis_name)
     self.z_dim = int(config.model.z_dim)
+    self.latent_prior = None  # a fitted latent_prior.GaussianMixture (prepare_sampling)
+    self.latent_transform = None
 
   @property
   def data_keys(self):
@@ -198,6 +225,27 @@ class EncoderDecoderFamily(Family):
 
   def encode(self, state, x):
     return self.encoder.apply(base.variables(state.encoder), x, train=False)
+
+  def prepare_sampling(self, state) -> None:
+    """eval.latent_prior 'gmm': fits the mixture to `eval.latent_prior_draws` draws of the
+    aggregate posterior: training images uniformly with replacement, one z ~ q(z | x) each
+    (keys from `config.seed`)."""
+    ev = self.config.eval
+    if ev.get("latent_prior", "standard") != "gmm":
+      return
+    num, batch = int(ev.latent_prior_draws), int(ev.batch_size)
+    key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), _PRIOR_KEY)
+    k_index, k_eps = jax.random.split(key)
+    index = np.asarray(jax.random.randint(k_index, (num,), 0, self.dataset.num_examples))
+    eps = jax.random.normal(k_eps, (num, self.z_dim))
+    draw = jax.jit(lambda s, x, e: posterior_sample(*self.encode(s, x), e))
+    codes = np.concatenate([
+        np.asarray(draw(state, jnp.asarray(self.dataset.get(index[i:i + batch])["x"]),
+                        eps[i:i + batch]))
+        for i in range(0, num, batch)])
+    self.latent_prior = latent_prior.fit(codes, int(ev.latent_prior_components), self.config.seed)
+    self.latent_transform = jax.jit(functools.partial(latent_prior.transform, self.latent_prior),
+                                    static_argnums=1)
 
   def reconstruct(self, state, x, labels=None):
     """Decoder at the posterior mean: the deterministic reconstruction of `x`."""
@@ -315,9 +363,13 @@ def test_bounds(fam, state, test: dict, key, k: int, batch_size: int) -> dict:
   per image); log_likelihood_iw: the importance-weighted bound of Burda et
   al. 2016 (arXiv:1509.00519) with k samples of q per image; recon_mse: mean
   squared pixel error of the decoder at the posterior mean ([-1, 1] pixels).
+  Both bounds are of the model the samples come from: with the prior N(0, I) (the ELBO's KL
+  in closed form), or with the fitted mixture `fam.latent_prior` (the ELBO's KL estimated
+  from the same sample, log q(z | x) - log p(z)).
   """
   kind = fam.config.loss.likelihood
   log_scale = state.likelihood.params["log_scale"]
+  prior = fam.latent_prior
   labels_all = test.get("y") if fam.num_classes else None
 
   @jax.jit
@@ -327,8 +379,12 @@ def test_bounds(fam, state, test: dict, key, k: int, batch_size: int) -> dict:
     dec = jax.vmap(lambda zz: fam.generate(state, zz, labels))(z)
     ll = jax.vmap(lambda d: log_likelihood(kind, x, d, log_scale))(dec)  # [k, B]
     log_q = jax.vmap(lambda zz: losses.gaussian_log_density(zz, mean, log_var))(z)
-    log_prior = jax.vmap(losses.standard_normal_log_density)(z)
-    kl = losses.gaussian_kl_to_standard_normal(mean, log_var)
+    if prior is None:
+      log_prior = jax.vmap(losses.standard_normal_log_density)(z)
+      kl = losses.gaussian_kl_to_standard_normal(mean, log_var)
+    else:
+      log_prior = latent_prior.log_density(prior, z)
+      kl = log_q[0] - log_prior[0]
     recon = fam.generate(state, mean, labels)
     return (losses.elbo(ll[0], kl), losses.importance_weighted_bound(ll + log_prior, log_q),
             jnp.mean((recon - x) ** 2, axis=tuple(range(1, x.ndim))), recon)
@@ -341,5 +397,6 @@ def test_bounds(fam, state, test: dict, key, k: int, batch_size: int) -> dict:
     parts.append(jax.device_get(bounds(x, labels, jax.random.fold_in(key, i))))
   elbo, iw, mse, recon = (np.concatenate(p) for p in zip(*parts))
   return {"elbo": float(np.mean(elbo)), "log_likelihood_iw": float(np.mean(iw)),
-          "iw_samples": k, "recon_mse": float(np.mean(mse)), "_recon": recon}
+          # 0: the prior N(0, I); K: the fitted mixture of K Gaussians.
+          "latent_prior_components": 0 if prior is None else len(prior.weights), "iw_samples": k, "recon_mse": float(np.mean(mse)), "_recon": recon}
 

@@ -99,6 +99,7 @@ def check_config(config: ml_collections.ConfigDict, *, num_devices: int = 1) -> 
           "loss.likelihood", "the VAE-GAN evaluates a fixed-scale 'gaussian' pixel likelihood")
   for name in ("encoder", "decoder", "d"):
     check_optimizer_config(config.optimizer[name], f"optimizer.{name}")
+  vae.check_latent_prior_config(config)
 
 
 class VAEGAN(vae.EncoderDecoderFamily):
