@@ -62,7 +62,8 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workload", nargs="*", choices=sorted(DEFAULT_STEPS),
                       default=sorted(DEFAULT_STEPS))
-  parser.add_argument("--steps", type=int, default=0, help="steps per block (default: 3 conv, 300 MLP)")
+  parser.add_argument("--steps", type=int, default=0,
+                      help="steps per block (default: 3 conv, 300 MLP)")
   parser.add_argument("--rounds", type=int, default=6)
   args = parser.parse_args()
   if args.steps < 0 or args.rounds < 1:

@@ -37,8 +37,9 @@ def summarize(values: list, metric: str) -> dict:
 
 
 def _digits(metric: str) -> int:
-  return 0 if metric in ("train_seconds", "latent_prior_components") else 1 if metric in ("fid", "elbo",
-                                                               "log_likelihood_iw") else 3
+  if metric in ("train_seconds", "latent_prior_components"):
+    return 0
+  return 1 if metric in ("fid", "elbo", "log_likelihood_iw") else 3
 
 
 def cell(rows: list, metric: str) -> str:

@@ -1,4 +1,5 @@
-"""A Gaussian mixture over an autoencoder's latents, fitted after training (ex-post density estimation).
+"""A Gaussian mixture over an autoencoder's latents, fitted after training (ex-post density
+estimation).
 
 A VAE's samples come from its prior N(0, I), but its decoder was trained on draws of the
 aggregate posterior q(z) = E_x q(z | x), which N(0, I) matches only roughly: the regions of the
@@ -38,6 +39,7 @@ class GaussianMixture(NamedTuple):
 def fit(codes: np.ndarray, num_components: int, seed: int) -> GaussianMixture:
   """The maximum-likelihood mixture of `num_components` full-covariance Gaussians for codes [N, D]
   (scikit-learn's EM from a k-means start, seeded; covariances regularised by 1e-6 I)."""
+  # scikit-learn is imported only where a mixture is fitted.
   from sklearn.mixture import GaussianMixture as SklearnMixture  # pylint: disable=import-outside-toplevel
   codes = np.asarray(codes, np.float64)
   if len(codes) < num_components:

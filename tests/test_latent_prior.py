@@ -50,9 +50,11 @@ def test_transform_of_standard_normals_samples_the_mixture():
 def test_transform_in_one_dimension_has_the_mixture_cdf():
   """1-D: the transformed normals' empirical CDF is the mixture's (Kolmogorov-Smirnov)."""
   w, m, s = np.array([0.2, 0.5, 0.3]), np.array([-3.0, 0.0, 2.5]), np.array([0.5, 1.0, 0.3])
-  prior = latent_prior.GaussianMixture(jnp.asarray(w, jnp.float32), jnp.asarray(m[:, None], jnp.float32),
+  prior = latent_prior.GaussianMixture(jnp.asarray(w, jnp.float32),
+                                       jnp.asarray(m[:, None], jnp.float32),
                                        jnp.asarray(s[:, None, None], jnp.float32))
-  z = np.asarray(latent_prior.transform(prior, jax.random.normal(jax.random.PRNGKey(1), (50_000, 1))))[:, 0]
+  eps = jax.random.normal(jax.random.PRNGKey(1), (50_000, 1))
+  z = np.asarray(latent_prior.transform(prior, eps))[:, 0]
   cdf = lambda x: sum(wi * stats.norm(mi, si).cdf(x) for wi, mi, si in zip(w, m, s))
   assert stats.kstest(z, cdf).pvalue > 0.01
 

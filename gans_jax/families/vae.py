@@ -38,11 +38,11 @@ from gans_jax.nets.encoder import DCGANEncoder, MLPEncoder, posterior_sample, re
 from gans_jax.optim import check_optimizer_config, make_optimizer, optimizer_config
 
 ARCHS = ("dcgan", "mlp")
-_PRIOR_KEY = 0x9A1  # folded into the seed for the draws the latent prior is fitted to
 LIKELIHOODS = ("gaussian", "bernoulli")
 CONDITIONINGS = ("none", "concat")
 LATENT_PRIORS = ("standard", "gmm")
 _BERNOULLI_CLIP = 1 - 1e-6
+_PRIOR_KEY = 0x9A1  # folded into the seed for the draws the latent prior is fitted to
 
 
 @flax.struct.dataclass
@@ -398,5 +398,6 @@ def test_bounds(fam, state, test: dict, key, k: int, batch_size: int) -> dict:
   elbo, iw, mse, recon = (np.concatenate(p) for p in zip(*parts))
   return {"elbo": float(np.mean(elbo)), "log_likelihood_iw": float(np.mean(iw)),
           # 0: the prior N(0, I); K: the fitted mixture of K Gaussians.
-          "latent_prior_components": 0 if prior is None else len(prior.weights), "iw_samples": k, "recon_mse": float(np.mean(mse)), "_recon": recon}
+          "latent_prior_components": 0 if prior is None else len(prior.weights),
+          "iw_samples": k, "recon_mse": float(np.mean(mse)), "_recon": recon}
 
