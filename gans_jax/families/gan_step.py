@@ -115,9 +115,9 @@ def _discriminator_update(fam, parts: StepParts) -> Callable:
 
 
 def _critic_is_batch_independent(config) -> bool:
-  """Whether D's score of an example depends on that example alone (no BatchNorm statistics,
-  no minibatch discrimination), so D([real; fake]) = [D(real); D(fake)]."""
-  return config.model.d_norm != "batch" and int(config.model.get("minibatch_kernels", 0)) == 0
+  """Whether D's score of an example can depend on that example alone: no minibatch
+  discrimination (BatchNorm statistics are seen in the state, by `_critic_scores`)."""
+  return int(config.model.get("minibatch_kernels", 0)) == 0
 
 
 def _critic_scores(D, *, batch_independent: bool) -> Callable:
