@@ -8,9 +8,10 @@ Each (experiment, seed) is the user's own commands, run one after another with n
 started by this script: ``python launch.py --config experiments/<name>.py --config.seed=<s>
 --workdir runs/zoo/<name>/seed_<s>``, then ``--mode=eval`` and, for the experiments whose goal
 or README entry is an edit, ``--mode=edit``. The training command's wall time (Python start,
-compile and every step) is the run's time. The classifiers that evaluation needs (the
-`eval.classifier_dir` of each experiment, e.g. runs/classifier_digits) are trained first, by the
-README's command, when they are not there yet.
+compile and every step) is the run's time. The classifier that an experiment's evaluation needs
+(its `eval.classifier_dir`, e.g. runs/classifier_digits) is made before the experiment when it is
+not there yet: copied from the zoo's own seed-0 run of that classifier when it has one, else
+trained by the README's command.
 
 Resumable: a run whose training finished (its train.json) is not trained again, a finished eval
 or edit is not repeated; a run interrupted during training is started over, so every recorded
@@ -78,10 +79,21 @@ def needed_classifiers(config) -> list:
 
 
 def ensure_classifier(workdir: str, dataset: str) -> None:
-  """Trains the classifier `workdir` by the README's command unless it is there."""
+  """Makes the classifier `workdir` unless it is there: a copy of the zoo's own seed-0 run of
+  the same experiment on the same dataset when that finished (the same command, so the same
+  classifier: Fashion-MNIST's takes about half an hour to train), else trained by the README's
+  command."""
   if os.path.exists(os.path.join(ROOT, workdir, "classifier.json")):
     return
   source = "classifier_fashion" if dataset == idx.FASHION_MNIST else "classifier_digits"
+  zoo_run = os.path.join(ROOT, RUNS, source, "seed_0")
+  zoo_config = read_json(os.path.join(zoo_run, "config.json")) or {}
+  if (os.path.exists(os.path.join(zoo_run, "classifier.json"))
+      and zoo_config.get("seed") == 0 and zoo_config["dataset"]["name"] == dataset):
+    print(f"zoo: copying {os.path.relpath(zoo_run, ROOT)} to {workdir} (the same command)",
+          flush=True)
+    shutil.copytree(zoo_run, os.path.join(ROOT, workdir))
+    return
   print(f"zoo: training the classifier {workdir} (experiments/{source}.py on {dataset})",
         flush=True)
   os.makedirs(os.path.join(ROOT, RUNS), exist_ok=True)
@@ -176,11 +188,11 @@ def main() -> None:
   zoo_path = os.path.join(args.out, "zoo.json")
   records = read_json(zoo_path) or []
   if not args.render:
-    entries = selected_entries(args.only)
-    for entry in entries:
+    # An experiment's classifier is made just before it, so that a classifier the zoo itself
+    # runs (its entries come before their users) is trained once.
+    for entry in selected_entries(args.only):
       for workdir, dataset in needed_classifiers(experiment_config(entry.name)):
         ensure_classifier(workdir, dataset)
-    for entry in entries:
       new = [run_one(entry, seed) for seed in range(args.seeds)]
       records = merge(records, new)
       write_json(zoo_path, records)  # after each experiment, so an interrupted zoo keeps it

@@ -115,3 +115,31 @@ def test_merge_replaces_a_rerun_seed_and_keeps_the_zoo_order():
 def test_an_unknown_experiment_is_one_error_line():
   with pytest.raises(SystemExit, match="--only: no experiment nope in the zoo"):
     zoo.selected_entries(["nope"])
+
+
+def _zoo_classifier_run(root, seed: int, dataset: str) -> None:
+  run = root / "runs" / "zoo" / "classifier_fashion" / "seed_0"
+  run.mkdir(parents=True)
+  (run / "classifier.json").write_text('{"test_accuracy": 0.92}')
+  (run / "config.json").write_text(f'{{"seed": {seed}, "dataset": {{"name": "{dataset}"}}}}')
+
+
+def test_a_missing_classifier_is_copied_from_the_zoos_own_seed_0_run(tmp_path, monkeypatch):
+  monkeypatch.setattr(zoo, "ROOT", str(tmp_path))
+  monkeypatch.setattr(zoo, "launch", lambda *a: pytest.fail("trained where a copy was due"))
+  _zoo_classifier_run(tmp_path, 0, zoo.idx.FASHION_MNIST)
+  zoo.ensure_classifier(os.path.join("runs", "classifier_fashion"), zoo.idx.FASHION_MNIST)
+  copied = tmp_path / "runs" / "classifier_fashion" / "classifier.json"
+  assert copied.read_text() == '{"test_accuracy": 0.92}'
+
+
+@pytest.mark.parametrize("seed, dataset", [(1, None), (0, "idx:/elsewhere")])
+def test_a_zoo_classifier_of_another_seed_or_dataset_is_not_copied(tmp_path, monkeypatch, seed,
+                                                                   dataset):
+  monkeypatch.setattr(zoo, "ROOT", str(tmp_path))
+  launched = []
+  monkeypatch.setattr(zoo, "launch", lambda args, log: launched.append(args))
+  _zoo_classifier_run(tmp_path, seed, dataset or zoo.idx.FASHION_MNIST)
+  zoo.ensure_classifier(os.path.join("runs", "classifier_fashion"), zoo.idx.FASHION_MNIST)
+  assert not (tmp_path / "runs" / "classifier_fashion").exists()
+  assert launched and launched[0][:2] == ["--config", "experiments/classifier_fashion.py"]
