@@ -2,8 +2,9 @@
 
   python benchmarks/critic_pass.py                                  # both workloads
   python benchmarks/critic_pass.py --workload pacgan_mlp --steps 300 --rounds 8
+  python benchmarks/critic_pass.py --workload --configs dcgan_fashion --steps 20  # experiments
 
-For each of `throughput.py`'s CPU workloads, compiles the training step twice in one process,
+For each of `throughput.py`'s CPU workloads (and each `--configs` experiment at its defaults), compiles the training step twice in one process,
 once with the critic forced to two passes (what BatchNorm critics do) and once as the step does
 it (one pass over [real; fake] for a batch-independent critic, `gan_step._critic_scores`), then
 times them in alternating blocks of `--steps` steps and prints each form's per-round ms/step,
@@ -12,6 +13,7 @@ pass is faster). Run it with nothing else on the machine.
 """
 
 import argparse
+import importlib
 import os
 import statistics
 import sys
@@ -23,6 +25,14 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import throughput  # noqa: E402  (benchmarks/throughput.py)
 
 DEFAULT_STEPS = {"dcgan_wgan_gp_32": 3, "pacgan_mlp": 300}
+CONFIG_STEPS = 20  # per block for a --configs experiment without --steps
+
+
+def step_config(name: str):
+  """The config of a throughput.py workload, or of experiments/<name>.py at its defaults."""
+  if name in throughput.WORKLOADS:
+    return throughput.workload_config(name)
+  return importlib.import_module(f"experiments.{name}").get_config()
 
 
 def compiled_step(workload: str, num_calls: int, two_passes: bool):
@@ -35,7 +45,7 @@ def compiled_step(workload: str, num_calls: int, two_passes: bool):
     gan_step._critic_is_batch_independent = lambda config: False
   try:
     jax.clear_caches()
-    return throughput._Timed(throughput.workload_config(workload), jax.local_devices()[:1],
+    return throughput._Timed(step_config(workload), jax.local_devices()[:1],
                              False, num_calls)
   finally:
     gan_step._critic_is_batch_independent = as_is
@@ -64,12 +74,18 @@ def main() -> None:
                       default=sorted(DEFAULT_STEPS))
   parser.add_argument("--steps", type=int, default=0,
                       help="steps per block (default: 3 conv, 300 MLP)")
+  parser.add_argument("--configs", nargs="*", default=[], metavar="NAME",
+                      help="experiments/NAME.py at its defaults, after the workloads")
   parser.add_argument("--rounds", type=int, default=6)
   args = parser.parse_args()
   if args.steps < 0 or args.rounds < 1:
     parser.error("--steps must be >= 0 and --rounds >= 1")
-  for workload in args.workload:
-    row = compare(workload, args.steps or DEFAULT_STEPS[workload], args.rounds)
+  experiments = os.path.join(ROOT, "experiments")
+  missing = [n for n in args.configs if not os.path.exists(os.path.join(experiments, f"{n}.py"))]
+  if missing:
+    parser.error(f"--configs: no experiments/{missing[0]}.py")
+  for workload in args.workload + args.configs:
+    row = compare(workload, args.steps or DEFAULT_STEPS.get(workload, CONFIG_STEPS), args.rounds)
     print(f"{workload}: two passes {row['two_passes_median_ms']} ms/step, one pass "
           f"{row['one_pass_median_ms']} ms/step: {row['ratio']}x", flush=True)
     print(row, flush=True)

@@ -17,6 +17,10 @@ EMA) reach 120.3 on the same data, so FID is under the real-data issue's quarter
 and recall are short of its 0.80. 5.47 steps/s on the idle 2-core CPU
 (benchmarks/throughput.py --configs dcgan_fashion --steps 30): about 24 minutes for the 8,000 steps.
 
+In the zoo (`python benchmarks/zoo.py --only dcgan_fashion --seeds 1`, 2026-12-07, seed 0, alone;
+the zoo classifier's features, floor 0.342): FID 26.3, precision 0.725, recall 0.657 (goal 0.80 each:
+missed), 1,938 s (over the 30-minute limit; the same steps ran at 4.1-4.8 steps/s that day).
+
   python launch.py --config experiments/classifier_fashion.py   # once: the features eval uses
   python launch.py --config experiments/dcgan_fashion.py
   python launch.py --config experiments/dcgan_fashion.py --mode=eval
