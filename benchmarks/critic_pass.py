@@ -4,7 +4,8 @@
   python benchmarks/critic_pass.py --workload pacgan_mlp --steps 300 --rounds 8
   python benchmarks/critic_pass.py --workload --configs dcgan_fashion --steps 20  # experiments
 
-For each of `throughput.py`'s CPU workloads (and each `--configs` experiment at its defaults), compiles the training step twice in one process,
+For each of `throughput.py`'s CPU workloads (and each `--configs` experiment at its defaults),
+compiles the training step twice in one process,
 once with the critic forced to two passes (what BatchNorm critics do) and once as the step does
 it (one pass over [real; fake] for a batch-independent critic, `gan_step._critic_scores`), then
 times them in alternating blocks of `--steps` steps and prints each form's per-round ms/step,
@@ -13,7 +14,6 @@ pass is faster). Run it with nothing else on the machine.
 """
 
 import argparse
-import importlib
 import os
 import statistics
 import sys
@@ -23,6 +23,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 import throughput  # noqa: E402  (benchmarks/throughput.py)
+from benchmarks.experiment_configs import experiment_config  # noqa: E402
 
 DEFAULT_STEPS = {"dcgan_wgan_gp_32": 3, "pacgan_mlp": 300}
 CONFIG_STEPS = 20  # per block for a --configs experiment without --steps
@@ -32,7 +33,7 @@ def step_config(name: str):
   """The config of a throughput.py workload, or of experiments/<name>.py at its defaults."""
   if name in throughput.WORKLOADS:
     return throughput.workload_config(name)
-  return importlib.import_module(f"experiments.{name}").get_config()
+  return experiment_config(name)
 
 
 def compiled_step(workload: str, num_calls: int, two_passes: bool):

@@ -53,7 +53,6 @@ rows: docs/improved_techniques.md.
 """
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -72,6 +71,7 @@ from gans_jax.families import check_config, gan  # noqa: E402
 from gans_jax.optim import optimizer_config  # noqa: E402
 from gans_jax.data import load_dataset, mixture_centers  # noqa: E402
 from gans_jax.train_settings import TrainSettings  # noqa: E402
+from benchmarks.experiment_configs import experiment_config  # noqa: E402
 
 # Steps of a loss or technique row. Measured on this project's 2-core CPU with
 # nothing else running (jax 0.10.2, 10 seeds in groups of 2): 29-62 s per row; the
@@ -202,7 +202,7 @@ def make_config(dataset: str, row: str, steps: int, seeds: int, seed: int,
                 steps_per_call: int):
   """experiments/gan_mlp.py on `dataset` with the change of `row` (a loss or a technique),
   or a method's own experiment config."""
-  config = importlib.import_module(f"experiments.{METHODS.get(row, 'gan_mlp')}").get_config()
+  config = experiment_config(METHODS.get(row, "gan_mlp"))
   config.dataset.name = dataset
   if row not in METHODS:
     ROWS[row](config)

@@ -17,7 +17,6 @@ standard deviations (ddof 1). Goals: on digits with 50 labels, a mean test accur
 """
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -30,11 +29,12 @@ import numpy as np  # noqa: E402
 
 from gans_jax import trainer  # noqa: E402
 from gans_jax.families import base, ssgan  # noqa: E402
+from benchmarks.experiment_configs import experiment_config  # noqa: E402
 
 
 def run_seed(seed: int, args) -> dict:
   name = os.path.splitext(os.path.basename(args.config))[0]
-  config = importlib.import_module(f"experiments.{name}").get_config()
+  config = experiment_config(name)
   config.seed = seed
   if args.steps:
     config.train.num_steps = args.steps

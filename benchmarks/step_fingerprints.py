@@ -13,7 +13,6 @@ StableHLO without source locations (`Lowered.as_text(debug_info=False)`) and pri
 
 import argparse
 import hashlib
-import importlib
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ import jax  # noqa: E402
 from gans_jax import families  # noqa: E402
 from gans_jax.families import base  # noqa: E402
 from benchmarks.throughput import WORKLOADS, workload_config  # noqa: E402
+from benchmarks.experiment_configs import experiment_config  # noqa: E402
 
 # Each technique alone, over experiments/dcgan.py (or the experiment named first): overrides.
 TECHNIQUES = {
@@ -44,20 +44,16 @@ TECHNIQUES = {
 }
 
 
-def _experiment(name: str):
-  return importlib.import_module(f"experiments.{name}").get_config()
-
-
 def cases() -> dict:
   out = {f"workload:{w}": (lambda w=w: workload_config(w)) for w in WORKLOADS}
   for path in sorted(os.listdir(os.path.join(ROOT, "experiments"))):
     name = path[:-3]
     if path.endswith(".py") and not name.endswith("_fashion"):  # no test-free data needed
-      out[f"experiment:{name}"] = lambda name=name: _experiment(name)
+      out[f"experiment:{name}"] = lambda name=name: experiment_config(name)
   for technique, overrides in TECHNIQUES.items():
     def build(overrides=overrides):
       experiment = overrides[0] if isinstance(overrides[0], str) else "dcgan"
-      config = _experiment(experiment)
+      config = experiment_config(experiment)
       for field, value in [o for o in overrides if not isinstance(o, str)]:
         section, key = field.split(".")
         config[section][key] = value

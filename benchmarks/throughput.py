@@ -65,7 +65,6 @@ included), printed with one JSON line ``{"ring_benchmark", "seeds", "steps",
 import argparse
 import copy
 import glob
-import importlib
 import json
 import os
 import subprocess
@@ -75,6 +74,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from benchmarks.experiment_configs import experiment_config  # noqa: E402
 
 WORKLOADS = ("dcgan_wgan_gp_32", "pacgan_mlp", "dcgan_64_rgb", "sngan_resnet_32")
 RGB_IMAGES = 512  # random-noise PNGs of the RGB workloads' folder dataset
@@ -97,7 +98,7 @@ def rgb_folder(resolution: int) -> str:
 def workload_config(name: str):
   """The config of a named workload (issue 6's speed table)."""
   if name == "dcgan_wgan_gp_32":
-    config = importlib.import_module("experiments.wgan_gp").get_config()
+    config = experiment_config("wgan_gp")
     config.dataset.resolution = 32
     config.model.z_dim = 128
     config.model.g_width = config.model.d_width = 64
@@ -105,12 +106,12 @@ def workload_config(name: str):
     config.train.n_critic = 5
     return config
   if name == "pacgan_mlp":
-    config = importlib.import_module("experiments.gan_mlp").get_config()
+    config = experiment_config("gan_mlp")
     config.train.batch_size = 100
     config.train.n_critic = 1
     return config
   if name == "dcgan_64_rgb":
-    config = importlib.import_module("experiments.dcgan").get_config()
+    config = experiment_config("dcgan")
     config.dataset.name, config.dataset.resolution = rgb_folder(64), 64
     config.model.z_dim, config.model.g_width, config.model.d_width = 100, 128, 128
     # The paper's BatchNorm discriminator, not dcgan.py's spectral norm.
@@ -119,7 +120,7 @@ def workload_config(name: str):
     return config
   if name == "sngan_resnet_32":
     from gans_jax.optim import optimizer_config
-    config = importlib.import_module("experiments.hinge").get_config()
+    config = experiment_config("hinge")
     config.dataset.name, config.dataset.resolution = rgb_folder(32), 32
     config.model.arch, config.model.z_dim = "resnet", 128
     config.model.g_width, config.model.d_width = 256, 128
@@ -258,7 +259,7 @@ def ring_run(seeds: int, steps: int | None, data_dir=None) -> dict:
 
   from gans_jax import trainer
 
-  config = importlib.import_module("experiments.gan_mlp").get_config()
+  config = experiment_config("gan_mlp")
   config.train.num_seeds = seeds
   if steps:
     config.train.num_steps = steps
@@ -323,7 +324,7 @@ def main() -> None:
   else:
     names = args.configs or all_configs
     def load(name):
-      return lambda: importlib.import_module(f"experiments.{name}").get_config()
+      return lambda: experiment_config(name)
     jobs = [({"config": n}, load(n)) for n in names]
     jobs = [(label, fn) for label, fn in jobs if fn().get("family", "gan") == "gan"]
 

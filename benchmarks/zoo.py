@@ -26,7 +26,6 @@ caught by running it.
 """
 
 import argparse
-import importlib
 import os
 import shutil
 import subprocess
@@ -43,12 +42,9 @@ from gans_jax.families import cyclegan  # noqa: E402
 from gans_jax.families.classifier import classifier_dir  # noqa: E402
 from zoo_goals import ENTRIES, derived_metrics  # noqa: E402
 from zoo_report import render  # noqa: E402
+from benchmarks.experiment_configs import experiment_config  # noqa: E402
 
 RUNS = os.path.join("runs", "zoo")
-
-
-def experiment_config(name: str):
-  return importlib.import_module(f"experiments.{name}").get_config()
 
 
 def launch(args: list, log_path: str) -> float:
