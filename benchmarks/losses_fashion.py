@@ -1,6 +1,6 @@
 """The classic GAN losses and the VAE on Fashion-MNIST, on one network and one budget (Lucic et al.).
 
-  python benchmarks/losses_fashion.py                      # every row, 2,000 generator steps
+  python benchmarks/losses_fashion.py                      # every row, 1,000 generator steps
   python benchmarks/losses_fashion.py --rows hinge wgan_gp --steps 500 --out /tmp/losses
 
 Setup, after Lucic, Kurach, Michalski, Gelly & Bousquet 2018, "Are GANs Created Equal? A
@@ -163,7 +163,8 @@ def table(records: list) -> str:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
-  parser.add_argument("--steps", type=int, default=2000, help="generator steps per row")
+  parser.add_argument("--steps", type=int, default=1000,
+                      help="generator steps per row (docs/real_data.md's table: 1,000)")
   parser.add_argument("--out", default=os.path.join("runs", "losses_fashion"))
   args = parser.parse_args()
   if not os.path.exists(os.path.join(CLASSIFIER_DIR, "classifier.json")):
