@@ -173,7 +173,9 @@ class Runner:
       return replicate(state, self.devices)
     if self.backend == "shard_map":
       return self._global(state, self._replicated)
-    return state
+    # Committed to the device, as a restored checkpoint is: the step compiled for a new run is
+    # then the one a resumed run (or --mode=eval) finds in the compilation cache.
+    return jax.device_put(state, self.devices[0])
 
   def _global(self, tree, sharding):
     if multi_process():

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import trainer
+from gans_jax import families, trainer
 from gans_jax.checkpoint import Checkpointer
 from gans_jax.families import check_config, gan
-from gans_jax.families.base import all_finite
+from gans_jax.families.base import all_finite, load_config_dataset
 from gans_jax.optim import optimizer_config
 from gans_jax.data import load_dataset, mixture_centers
 from gans_jax.errors import UserError
@@ -106,6 +106,40 @@ def test_resume_reaches_the_same_parameters_as_an_uninterrupted_run(data_dir, tm
   ckpt.close()
   chex.assert_trees_all_equal(at3.g.params, half.g.params)
   chex.assert_trees_all_equal(at3.d.opt_state, half.d.opt_state)
+
+
+def test_a_resumed_run_hands_the_step_a_state_typed_and_placed_as_a_new_runs(data_dir, tmp_path):
+  """What jit's cache and the persistent compilation cache key on (dtype, weak type, whether the
+  array is committed to a device) is the same for a new run's state and a restored one, so a
+  resumed run's step is the program the new run compiled and the cache serves it."""
+  config = tiny_dcgan(data_dir, num_steps=3)
+  trainer.train_and_evaluate(config, str(tmp_path), progress=False)
+  dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
+  family, runner = trainer.make_runner(TrainSettings.from_config(config),
+                                       lambda axis: gan.GAN(config, dataset, axis), resident=True)
+  template = jax.jit(family.init_state)(jax.random.PRNGKey(0))
+  ckpt = Checkpointer(str(tmp_path / "checkpoints"), 3)
+  restored = ckpt.restore(template)
+  ckpt.close()
+  signature = lambda state: [(x.shape, x.dtype, jax.typeof(x).weak_type, x.committed)
+                             for x in jax.tree.leaves(state)]
+  new = signature(runner.put_state(template))
+  assert new == signature(runner.put_state(restored))
+  assert not [s for s in new if s[2]], "weakly typed leaves: a restored int32 is strongly typed"
+  assert all(s[3] for s in new)
+
+
+@pytest.mark.parametrize("name", ["vae", "vae_gan", "cyclegan_digits", "ssgan_digits",
+                                  "classifier_digits", "gan_mlp", "cgan_digits"])
+def test_no_family_starts_from_a_weakly_typed_leaf(name, data_dir):
+  """Every family's initial state as the previous test requires of the GAN's (abstractly
+  evaluated: nothing is compiled); a weakly typed leaf would make a resumed run compile again."""
+  config = experiment(name)
+  config.dataset.data_dir = data_dir
+  family = families.get(config)(config, load_config_dataset(config))
+  state = jax.eval_shape(family.init_state, jax.random.PRNGKey(0))
+  assert [jax.tree_util.keystr(path) for path, leaf in jax.tree_util.tree_leaves_with_path(state)
+          if leaf.weak_type] == []
 
 
 def test_streamed_data_trains_and_resumes_exactly(data_dir, tmp_path):

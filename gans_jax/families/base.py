@@ -22,6 +22,13 @@ class TrainState(train_state.TrainState):
   """Flax TrainState plus BatchNorm statistics (an empty dict when there are none)."""
   batch_stats: Any = flax.core.FrozenDict()
 
+  @classmethod
+  def create(cls, **kwargs):
+    # A strongly typed int32 step, as a restored checkpoint's: flax's Python 0 traces as a weakly
+    # typed one, and the step compiled for a new run would not be the program a resumed run
+    # finds in the compilation cache.
+    return super().create(**kwargs).replace(step=jnp.zeros((), jnp.int32))
+
 
 def register_optional_fields(cls, optional: tuple) -> None:
   """Checkpoint the struct dataclass `cls` with each field of `optional` left out while it is off
@@ -130,10 +137,13 @@ def require_dcgan_resolution(config: ml_collections.ConfigDict) -> None:
 
 
 def all_finite(tree) -> bool:
-  """True when every floating-point leaf of `tree` is finite."""
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
-  return bool(jnp.all(jnp.stack(leaves))) if leaves else True
+  """True when every floating-point leaf of `tree` is finite.
+
+  Checked in NumPy on the host copy (which a checkpoint makes anyway): jnp's eager ops would
+  compile a program per leaf shape.
+  """
+  leaves = (np.asarray(x) for x in jax.tree.leaves(jax.device_get(tree)))
+  return all(bool(np.isfinite(x).all()) for x in leaves if jnp.issubdtype(x.dtype, jnp.inexact))
 
 
 def step_of(state) -> int:
