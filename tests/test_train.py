@@ -413,9 +413,9 @@ def _one_critic_update(config, dataset):
                                               len(data["x"])))(jnp.arange(b))
   z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(k_z, i), (config.model.z_dim,)))(
       jnp.arange(b))
-  fake, _ = family.generator.apply(
-      {"params": state.g.params, "batch_stats": state.g.batch_stats}, z, train=True,
-      mutable=["batch_stats"])
+  fake, _ = jax.jit(lambda v, z: family.generator.apply(v, z, train=True,
+                                                        mutable=["batch_stats"]))(
+      {"params": state.g.params, "batch_stats": state.g.batch_stats}, z)
   return family, state, after, data["x"][idx], fake
 
 
@@ -431,7 +431,7 @@ def test_batch_independent_critic_gets_the_gradient_of_two_separate_passes(data_
   critic = lambda p, x: family.discriminator.apply({"params": p}, x, train=True)[0]
   loss = lambda p: (jnp.mean(jax.nn.softplus(-critic(p, real)))
                     + jnp.mean(jax.nn.softplus(critic(p, fake))))
-  expected = jax.grad(loss)(state.d.params)
+  expected = jax.jit(jax.grad(loss))(state.d.params)
   b1 = config.optimizer.d.b1
   got = jax.tree.map(lambda m: m / (1 - b1), after.d.opt_state[0].mu)
   chex.assert_trees_all_close(got, expected, rtol=1e-4, atol=1e-7)
@@ -448,10 +448,12 @@ def test_batchnorm_critic_still_normalises_real_and_fake_as_separate_batches(dat
       config, load_dataset("digits", data_dir=data_dir, resolution=16))
   assert jax.tree.leaves(state.d.batch_stats)
   d_vars = {"params": state.d.params, "batch_stats": state.d.batch_stats}
-  _, s1 = family.discriminator.apply(d_vars, real, train=True, mutable=["batch_stats"])
-  _, s2 = family.discriminator.apply({**d_vars, **s1}, fake, train=True, mutable=["batch_stats"])
-  _, joint = family.discriminator.apply(d_vars, jnp.concatenate([real, fake]), train=True,
-                                        mutable=["batch_stats"])
+  # D's train-mode pass compiled (op by op, every layer would compile its own programs).
+  apply = jax.jit(lambda v, x: family.discriminator.apply(v, x, train=True,
+                                                          mutable=["batch_stats"]))
+  _, s1 = apply(d_vars, real)
+  _, s2 = apply({**d_vars, **s1}, fake)
+  _, joint = apply(d_vars, jnp.concatenate([real, fake]))
   chex.assert_trees_all_close(after.d.batch_stats, s2["batch_stats"], rtol=1e-5, atol=1e-7)
   # The two orders differ: the check above can tell them apart.
   leaf = lambda t: jax.tree.leaves(t)[0]
