@@ -5,10 +5,10 @@
   python benchmarks/critic_pass.py --workload --configs dcgan_fashion --steps 20  # experiments
 
 For each of `throughput.py`'s CPU workloads (and each `--configs` experiment at its defaults),
-compiles the training step twice in one process,
-once with the critic forced to two passes (what BatchNorm critics do) and once as the step does
-it (one pass over [real; fake] for a batch-independent critic, `gan_step._critic_scores`), then
-times them in alternating blocks of `--steps` steps and prints each form's per-round ms/step,
+compiles the training step twice in one process, once with the critic forced to two passes (what
+BatchNorm critics do) and once as the step does it (one pass over [real; fake] for a
+batch-independent critic, `gan_step._critic_scores`), then times them in alternating blocks of
+`--steps` steps and prints each form's per-round ms/step,
 the medians and the median of the per-round ratios (two passes over one: above 1 means the one
 pass is faster). Run it with nothing else on the machine.
 """

@@ -117,7 +117,7 @@ def test_a_resumed_run_hands_the_step_a_state_typed_and_placed_as_a_new_runs(dat
   dataset = load_dataset("digits", data_dir=data_dir, resolution=8)
   family, runner = trainer.make_runner(TrainSettings.from_config(config),
                                        lambda axis: gan.GAN(config, dataset, axis), resident=True)
-  template = jax.jit(family.init_state)(jax.random.PRNGKey(0))
+  template = family.init_state(jax.random.PRNGKey(0))
   ckpt = Checkpointer(str(tmp_path / "checkpoints"), 3)
   restored = ckpt.restore(template)
   ckpt.close()

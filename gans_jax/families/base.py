@@ -139,8 +139,7 @@ def require_dcgan_resolution(config: ml_collections.ConfigDict) -> None:
 def all_finite(tree) -> bool:
   """True when every floating-point leaf of `tree` is finite.
 
-  Checked in NumPy on the host copy (which a checkpoint makes anyway): jnp's eager ops would
-  compile a program per leaf shape.
+  Checked in NumPy on a host copy: jnp's eager ops would compile a program per leaf shape.
   """
   leaves = (np.asarray(x) for x in jax.tree.leaves(jax.device_get(tree)))
   return all(bool(np.isfinite(x).all()) for x in leaves if jnp.issubdtype(x.dtype, jnp.inexact))
