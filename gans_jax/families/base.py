@@ -140,6 +140,8 @@ def all_finite(tree) -> bool:
   """True when every floating-point leaf of `tree` is finite.
 
   Checked in NumPy on a host copy: jnp's eager ops would compile a program per leaf shape.
+  np.asarray gives Python-number leaves a dtype; jnp.issubdtype because NumPy's does not count
+  bfloat16 (an ml_dtypes type) as inexact.
   """
   leaves = (np.asarray(x) for x in jax.tree.leaves(jax.device_get(tree)))
   return all(bool(np.isfinite(x).all()) for x in leaves if jnp.issubdtype(x.dtype, jnp.inexact))
